@@ -1,0 +1,35 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "encmon",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "encmon", targets: ["encmon"]),
+        .library(name: "MonitorCore", targets: ["MonitorCore"]),
+        .library(name: "MonitorView", targets: ["MonitorView"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // ncursesw with a shim for the macros Swift cannot import (no pkgConfig: SwiftPM drops its -D flags).
+        .systemLibrary(name: "CNcurses"),
+        // Model, trace formats, sources, simulator: pure Swift, no terminal.
+        .target(name: "MonitorCore"),
+        // Panels drawn into a plain cell grid; text output. No curses.
+        .target(name: "MonitorView", dependencies: ["MonitorCore"]),
+        .executableTarget(
+            name: "encmon",
+            dependencies: [
+                "MonitorCore", "MonitorView", "CNcurses",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
+        // Depends on the executable so that `swift test` builds the binary first.
+        .testTarget(name: "EndToEndTests", dependencies: ["encmon"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,227 @@
+/// Event time in seconds. It comes from the source (trace timestamp, simulator clock, wall clock
+/// for live sources) and drives every rate, age and window: a replay at 10x shows the rates of the
+/// original run.
+public typealias EventTime = Double
+
+public enum ConversionDirection: UInt8, Sendable, Hashable {
+    case toShared
+    case toPrivate
+}
+
+/// The interface a conversion was seen on.
+public enum ConversionPath: UInt8, Sendable, Hashable, CaseIterable {
+    /// `kvm:kvm_hypercall` with nr 12 (KVM_HC_MAP_GPA_RANGE).
+    case hypercall
+    /// SEV-SNP page-state change through the GHCB MSR protocol (request 0x014).
+    case pageStateChange
+    /// QEMU trace events `kvm_hc_map_gpa_range` / `kvm_convert_memory`.
+    case qemu
+    /// Kernel log of the 2020-21 SEV live-migration patches (`page_enc_status_hc`).
+    case kernelLog
+    /// encmon's simulator.
+    case simulator
+    /// encmon's own recording.
+    case recording
+
+    public var name: String {
+        switch self {
+        case .hypercall: "hypercall"
+        case .pageStateChange: "psc"
+        case .qemu: "qemu"
+        case .kernelLog: "kernel-log"
+        case .simulator: "simulator"
+        case .recording: "recording"
+        }
+    }
+}
+
+/// One guest request to convert `pages` to shared or to private.
+public struct Conversion: Sendable, Hashable {
+    public var time: EventTime
+    public var pages: PageRange
+    public var direction: ConversionDirection
+    /// vCPU index, or -1 when the source does not say.
+    public var vcpu: Int32
+    /// Host thread id, or -1 when the source does not say.
+    public var pid: Int32
+    public var path: ConversionPath
+
+    public init(time: EventTime, pages: PageRange, direction: ConversionDirection,
+                vcpu: Int32 = -1, pid: Int32 = -1, path: ConversionPath) {
+        self.time = time; self.pages = pages; self.direction = direction
+        self.vcpu = vcpu; self.pid = pid; self.path = path
+    }
+}
+
+/// Why KVM refuses a KVM_HC_MAP_GPA_RANGE hypercall (arch/x86/kvm/x86.c: -KVM_EINVAL).
+public enum RejectionReason: String, Sendable, Hashable {
+    case unalignedAddress = "unaligned-gpa"
+    case zeroPages = "zero-pages"
+    case wrapsAround = "range-wraps"
+    case badAttributes = "bad-attributes"
+}
+
+/// A MAP_GPA_RANGE hypercall that the tracepoint saw but the kernel rejects: it changes nothing.
+public struct RejectedConversion: Sendable, Hashable {
+    public var time: EventTime
+    public var gpa: UInt64
+    public var pageCount: UInt64
+    public var attributes: UInt64
+    public var reason: RejectionReason
+    public var pid: Int32
+
+    public init(time: EventTime, gpa: UInt64, pageCount: UInt64, attributes: UInt64, reason: RejectionReason, pid: Int32 = -1) {
+        self.time = time; self.gpa = gpa; self.pageCount = pageCount
+        self.attributes = attributes; self.reason = reason; self.pid = pid
+    }
+}
+
+/// KVM_HC_MAP_GPA_RANGE arguments as the guest passed them (include/uapi/linux/kvm_para.h).
+public struct MapGPARangeRequest: Sendable, Hashable {
+    public static let hypercallNumber: UInt64 = 12
+    /// `KVM_MAP_GPA_RANGE_ENCRYPTED`: bit 4 of a2 set means "to private".
+    public static let encryptedBit: UInt64 = 1 << 4
+
+    public var gpa: UInt64
+    public var pageCount: UInt64
+    public var attributes: UInt64
+
+    public init(gpa: UInt64, pageCount: UInt64, attributes: UInt64) {
+        self.gpa = gpa; self.pageCount = pageCount; self.attributes = attributes
+    }
+
+    /// The event KVM's validation turns this request into: the tracepoint fires before validation,
+    /// so an unaligned gpa, zero pages or a wrapping range must not touch the map.
+    public func event(time: EventTime, vcpu: Int32 = -1, pid: Int32 = -1, path: ConversionPath) -> MonitorEvent {
+        func reject(_ r: RejectionReason) -> MonitorEvent {
+            .rejected(RejectedConversion(time: time, gpa: gpa, pageCount: pageCount, attributes: attributes, reason: r, pid: pid))
+        }
+        if gpa & (GuestPage.size - 1) != 0 { return reject(.unalignedAddress) }
+        if pageCount == 0 { return reject(.zeroPages) }
+        let first = gpa >> GuestPage.shift
+        // gfn + npages must not overflow or pass the end of the 64-bit space.
+        if pageCount > PageRange.maxPage - first { return reject(.wrapsAround) }
+        if attributes & ~UInt64(0x1f) != 0 { return reject(.badAttributes) }
+        let dir: ConversionDirection = attributes & Self.encryptedBit != 0 ? .toPrivate : .toShared
+        return .conversion(Conversion(time: time, pages: PageRange(first: first, count: pageCount),
+                                      direction: dir, vcpu: vcpu, pid: pid, path: path))
+    }
+}
+
+/// Everything a source can tell the model. Sources produce these; `Monitor.apply` consumes them.
+public enum MonitorEvent: Sendable, Hashable {
+    case conversion(Conversion)
+    case rejected(RejectedConversion)
+    /// A hypercall with another number: counted, not applied.
+    case otherHypercall(time: EventTime, number: UInt64)
+    /// A cumulative kernel counter (KVM binary stats: `hypercalls`, `exits`, ...).
+    case counter(time: EventTime, name: String, value: UInt64)
+    /// The guest-physical layout, where the source knows it (RAM ranges and holes).
+    case layout(GuestLayout)
+    /// Migration progress as the VMM reports it.
+    case migrationProgress(MigrationProgress)
+    /// One finished pre-copy pass.
+    case migrationPass(MigrationPassRecord)
+    /// A free-text marker (scenario phase, note in a recording).
+    case marker(time: EventTime, text: String)
+    /// The source lost events (ring buffer overrun, dropped records).
+    case lostEvents(time: EventTime, count: UInt64)
+
+    public var time: EventTime {
+        switch self {
+        case .conversion(let c): c.time
+        case .rejected(let r): r.time
+        case .otherHypercall(let t, _), .counter(let t, _, _), .marker(let t, _), .lostEvents(let t, _): t
+        case .layout(let l): l.time
+        case .migrationProgress(let m): m.time
+        case .migrationPass(let p): p.endTime
+        }
+    }
+}
+
+/// One range of the guest-physical layout.
+public struct GuestLayoutRange: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable { case ram, hole, mmio, firmware }
+    public var pages: PageRange
+    public var kind: Kind
+    public var name: String
+    public init(pages: PageRange, kind: Kind, name: String) { self.pages = pages; self.kind = kind; self.name = name }
+}
+
+public struct GuestLayout: Sendable, Hashable {
+    public var time: EventTime
+    /// Ranges in address order, not overlapping. Pages outside every range are unknown.
+    public var ranges: [GuestLayoutRange]
+    public init(time: EventTime, ranges: [GuestLayoutRange]) { self.time = time; self.ranges = ranges }
+    /// From the first range's start to the last range's end.
+    public var span: PageRange? {
+        guard let f = ranges.first, let l = ranges.last else { return nil }
+        return PageRange(lower: f.pages.lower, upper: l.pages.upper)
+    }
+    public var ramPages: UInt64 { ranges.filter { $0.kind == .ram }.reduce(0) { $0 + $1.pages.count } }
+}
+
+public enum MigrationStatus: String, Sendable, Hashable {
+    case none, setup, active, precopy = "pre-copy", stopAndCopy = "stop-and-copy", completed, failed, cancelled
+}
+
+/// Migration state at one moment (QMP `query-migrate`, or the simulator).
+public struct MigrationProgress: Sendable, Hashable {
+    public var time: EventTime
+    public var status: MigrationStatus
+    /// Pre-copy pass number (QMP `dirty-sync-count`); 0 before the first pass.
+    public var pass: Int
+    public var ramTransferredBytes: UInt64
+    public var ramRemainingBytes: UInt64
+    public var ramTotalBytes: UInt64
+    /// Pages dirtied per second.
+    public var dirtyPagesPerSecond: Double
+    /// Link bandwidth in bytes per second.
+    public var bandwidthBytesPerSecond: Double
+    /// Expected downtime in seconds (QMP `expected-downtime`), or the real downtime once completed.
+    public var downtimeSeconds: Double?
+    /// Why the migration failed or does not converge, in words.
+    public var note: String?
+
+    public init(time: EventTime, status: MigrationStatus, pass: Int, ramTransferredBytes: UInt64,
+                ramRemainingBytes: UInt64, ramTotalBytes: UInt64, dirtyPagesPerSecond: Double,
+                bandwidthBytesPerSecond: Double, downtimeSeconds: Double? = nil, note: String? = nil) {
+        self.time = time; self.status = status; self.pass = pass
+        self.ramTransferredBytes = ramTransferredBytes; self.ramRemainingBytes = ramRemainingBytes
+        self.ramTotalBytes = ramTotalBytes; self.dirtyPagesPerSecond = dirtyPagesPerSecond
+        self.bandwidthBytesPerSecond = bandwidthBytesPerSecond; self.downtimeSeconds = downtimeSeconds
+        self.note = note
+    }
+}
+
+/// Figures of one finished pre-copy pass (or the final stop-and-copy, `isStopAndCopy`).
+public struct MigrationPassRecord: Sendable, Hashable {
+    public var pass: Int
+    public var isStopAndCopy: Bool
+    public var startTime: EventTime
+    public var endTime: EventTime
+    /// Pages sent in this pass in all (dirty pages plus re-sent pages).
+    public var pagesSent: UInt64
+    /// Of those, sent as plain data because they are shared.
+    public var sharedPagesSent: UInt64
+    /// Pages the guest dirtied while this pass ran (sent by the next pass).
+    public var pagesDirtied: UInt64
+    /// Pages whose encryption state changed since the previous resync and were sent again.
+    public var pagesResentForEncryption: UInt64
+    /// Pages whose state differed between this resync and the previous one.
+    public var pagesChangedState: UInt64
+    /// Bytes the resync costs if the shared set travels as a bitmap (span / 8).
+    public var resyncBitmapBytes: UInt64
+    /// Bytes the resync costs as a range list (regions x entry size).
+    public var resyncRangeListBytes: UInt64
+
+    public init(pass: Int, isStopAndCopy: Bool = false, startTime: EventTime, endTime: EventTime,
+                pagesSent: UInt64, sharedPagesSent: UInt64, pagesDirtied: UInt64,
+                pagesResentForEncryption: UInt64, pagesChangedState: UInt64,
+                resyncBitmapBytes: UInt64, resyncRangeListBytes: UInt64) {
+        self.pass = pass; self.isStopAndCopy = isStopAndCopy; self.startTime = startTime; self.endTime = endTime
+        self.pagesSent = pagesSent; self.sharedPagesSent = sharedPagesSent; self.pagesDirtied = pagesDirtied
+        self.pagesResentForEncryption = pagesResentForEncryption; self.pagesChangedState = pagesChangedState
+        self.resyncBitmapBytes = resyncBitmapBytes; self.resyncRangeListBytes = resyncRangeListBytes
+    }
+}
