@@ -118,6 +118,7 @@ public struct SharedRegionMap: Sendable {
     }
 
     public var allRegions: [SharedRegion] { regions }
+    public var allocatedBytes: Int { regions.capacity * MemoryLayout<SharedRegion>.stride }
 
     public func checkInvariants() {}
 }

@@ -1,0 +1,42 @@
+/// What a source says about itself for the header and the batch summary.
+public struct SourceStatus: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable { case replay, demo, live, daemon }
+    public var kind: Kind
+    /// File name, scenario name, or "VM 3 (name, pid 1234)".
+    public var name: String
+    /// Where the source is: "line 1200 of 5000 (24%)", "boot", ...
+    public var position: String
+    /// Lines read (text sources), events produced otherwise.
+    public var lines: UInt64
+    public var skippedLines: UInt64
+    public var malformedLines: UInt64
+    /// Events the source lost (ring buffer overruns, dropped records).
+    public var droppedEvents: UInt64
+    /// 0...1 where known (bytes read / file size), else nil.
+    public var progress: Double?
+    /// True once a finite source has delivered everything.
+    public var finished: Bool
+
+    public init(kind: Kind, name: String, position: String = "", lines: UInt64 = 0, skippedLines: UInt64 = 0,
+                malformedLines: UInt64 = 0, droppedEvents: UInt64 = 0, progress: Double? = nil, finished: Bool = false) {
+        self.kind = kind; self.name = name; self.position = position; self.lines = lines
+        self.skippedLines = skippedLines; self.malformedLines = malformedLines
+        self.droppedEvents = droppedEvents; self.progress = progress; self.finished = finished
+    }
+}
+
+/// A polled producer of events: trace replay, simulator, live kernel, daemon.
+///
+/// Sources are driven from the app loop on one thread; they never block for long and never draw.
+public protocol EventSource: AnyObject {
+    /// Appends to `events`, in time order, the events whose time is at most `until` (all that are
+    /// ready when `until` is nil), stopping after `limit` events. Returns false once the source
+    /// is exhausted and nothing more will come.
+    func poll(until: EventTime?, limit: Int, into events: inout [MonitorEvent]) throws -> Bool
+
+    /// The time of the next event that `poll` would deliver, when it is known without waiting
+    /// (replays, simulator). Lets a replay clock start at the trace's first timestamp.
+    func peekNextTime() throws -> EventTime?
+
+    var status: SourceStatus { get }
+}

@@ -1,0 +1,168 @@
+/// A buffer that was made shared and then private again within `window`: one flip.
+public struct FlippedBuffer: Sendable, Hashable {
+    public var pages: PageRange
+    public var flips: UInt64
+    public var lastFlip: EventTime
+}
+
+/// What a guest-side pool of `poolPages` pages kept shared would have saved.
+public struct PoolWhatIf: Sendable, Hashable {
+    public var poolPages: UInt64
+    /// Conversions (hypercalls) the pool would have avoided: two per flip it could serve.
+    public var conversionsAvoided: UInt64
+    /// Share of all observed conversions.
+    public var fractionOfConversions: Double
+}
+
+/// Detects churn: buffers (identified by first page and size, as DMA mappings are undone with
+/// the same arguments) made shared and private again within `window` seconds.
+///
+/// O(1) per conversion; memory bounded by `maxTracked` entries (stale entries are dropped first),
+/// so a hostile guest cannot grow it.
+public struct ChurnTracker: Sendable {
+    struct Entry: Sendable {
+        var pages: UInt64
+        var sharedAt: EventTime
+        var isShared: Bool
+        /// Pages of poolable buffers outstanding when this one was shared (itself included).
+        var outstandingAtShare: UInt64
+        var flips: UInt64
+        var lastFlip: EventTime
+    }
+
+    public let window: EventTime
+    public let maxTracked: Int
+    /// Buffers up to this size could come from a pool of kept-shared pages (bounce buffers and
+    /// atomic pools are the long-lived remainder).
+    public let poolableMaxPages: UInt64
+    public static let poolSizes: [UInt64] = [64, 256, 1024, 4096]
+
+    private var entries: [UInt64: Entry] = [:]
+    private var outstandingPoolable: UInt64 = 0
+    public private(set) var totalFlips: UInt64 = 0
+    public private(set) var totalFlippedPages: UInt64 = 0
+    private var avoided: [UInt64]
+
+    public init(window: EventTime = 10, maxTracked: Int = 65_536, poolableMaxPages: UInt64 = 512) {
+        self.window = window; self.maxTracked = maxTracked; self.poolableMaxPages = poolableMaxPages
+        avoided = Array(repeating: 0, count: Self.poolSizes.count)
+    }
+
+    /// Returns the flipped pages when this conversion completes a flip, else 0.
+    public mutating func observe(_ c: Conversion) -> UInt64 {
+        let key = c.pages.lower, n = c.pages.count
+        switch c.direction {
+        case .toShared:
+            if var e = entries[key] {
+                if e.isShared && e.pages <= poolableMaxPages { outstandingPoolable -= min(outstandingPoolable, e.pages) }
+                e.pages = n; e.sharedAt = c.time; e.isShared = true
+                if n <= poolableMaxPages { outstandingPoolable += n }
+                e.outstandingAtShare = outstandingPoolable
+                entries[key] = e
+            } else {
+                if n <= poolableMaxPages { outstandingPoolable += n }
+                entries[key] = Entry(pages: n, sharedAt: c.time, isShared: true,
+                                     outstandingAtShare: outstandingPoolable, flips: 0, lastFlip: 0)
+                if entries.count > maxTracked { prune(now: c.time) }
+            }
+            return 0
+        case .toPrivate:
+            guard var e = entries[key], e.isShared else { return 0 }
+            e.isShared = false
+            if e.pages <= poolableMaxPages { outstandingPoolable -= min(outstandingPoolable, e.pages) }
+            var flipped: UInt64 = 0
+            if c.time - e.sharedAt <= window && e.pages == n {
+                e.flips += 1; e.lastFlip = c.time
+                totalFlips += 1; totalFlippedPages += n
+                flipped = n
+                if n <= poolableMaxPages {
+                    for (i, k) in Self.poolSizes.enumerated() where e.outstandingAtShare <= k { avoided[i] += 2 }
+                }
+            }
+            entries[key] = e
+            return flipped
+        }
+    }
+
+    /// Drops entries that can no longer flip and never did; then, if still over, the oldest.
+    private mutating func prune(now: EventTime) {
+        entries = entries.filter { $0.value.flips > 0 || (now - $0.value.sharedAt <= window && $0.value.isShared) }
+        if entries.count > maxTracked * 3 / 4 {
+            let keep = entries.sorted { ($0.value.flips, $0.value.sharedAt) > ($1.value.flips, $1.value.sharedAt) }.prefix(maxTracked / 2)
+            entries = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+        }
+        outstandingPoolable = entries.values.reduce(0) { $0 + ($1.isShared && $1.pages <= poolableMaxPages ? $1.pages : 0) }
+    }
+
+    /// The `limit` most-flipped buffers, most flips first. O(tracked).
+    public func mostFlipped(limit: Int) -> [FlippedBuffer] {
+        var top: [FlippedBuffer] = []
+        for (key, e) in entries where e.flips > 0 {
+            let b = FlippedBuffer(pages: PageRange(first: key, count: e.pages), flips: e.flips, lastFlip: e.lastFlip)
+            if top.count < limit { top.append(b); top.sort(by: Self.moreFlipped); continue }
+            if let last = top.last, Self.moreFlipped(b, last) { top[top.count - 1] = b; top.sort(by: Self.moreFlipped) }
+        }
+        return top
+    }
+
+    static func moreFlipped(_ a: FlippedBuffer, _ b: FlippedBuffer) -> Bool {
+        a.flips != b.flips ? a.flips > b.flips : a.pages.lower < b.pages.lower
+    }
+
+    /// Flips of buffers that start inside `range` (a region's flip count in the table).
+    public func flips(startingIn range: PageRange) -> UInt64 {
+        if range.count < 64 {
+            var s: UInt64 = 0
+            for p in range.lower..<range.upper { s += entries[p]?.flips ?? 0 }
+            return s
+        }
+        return entries.reduce(0) { range.contains($1.key) ? $0 + $1.value.flips : $0 }
+    }
+
+    public var trackedBuffers: Int { entries.count }
+
+    public func poolWhatIf(totalConversions: UInt64) -> [PoolWhatIf] {
+        Self.poolSizes.enumerated().map { i, k in
+            PoolWhatIf(poolPages: k, conversionsAvoided: avoided[i],
+                       fractionOfConversions: totalConversions == 0 ? 0 : Double(avoided[i]) / Double(totalConversions))
+        }
+    }
+
+    public mutating func reset() {
+        for k in entries.keys { entries[k]!.flips = 0 }
+        totalFlips = 0; totalFlippedPages = 0
+        avoided = Array(repeating: 0, count: Self.poolSizes.count)
+    }
+}
+
+extension ChurnTracker {
+    /// Buffers with at least one flip, by address: feeds `FlipIndex`.
+    public func flippedBuffers() -> [FlippedBuffer] {
+        entries.compactMap { key, e in
+            e.flips > 0 ? FlippedBuffer(pages: PageRange(first: key, count: e.pages), flips: e.flips, lastFlip: e.lastFlip) : nil
+        }.sorted { $0.pages.lower < $1.pages.lower }
+    }
+}
+
+/// Flip counts by address with prefix sums: the flips of any region in O(log k).
+public struct FlipIndex: Sendable {
+    private var starts: [UInt64] = []
+    private var prefix: [UInt64] = [0]
+
+    public init(_ buffers: [FlippedBuffer]) {
+        starts.reserveCapacity(buffers.count)
+        prefix.reserveCapacity(buffers.count + 1)
+        for b in buffers { starts.append(b.pages.lower); prefix.append(prefix.last! + b.flips) }
+    }
+
+    private func lowerBound(_ page: UInt64) -> Int {
+        var lo = 0, hi = starts.count
+        while lo < hi { let mid = (lo + hi) / 2; if starts[mid] < page { lo = mid + 1 } else { hi = mid } }
+        return lo
+    }
+
+    /// Flips of buffers starting inside `range`.
+    public func flips(in range: PageRange) -> UInt64 {
+        prefix[lowerBound(range.upper)] - prefix[lowerBound(range.lower)]
+    }
+}

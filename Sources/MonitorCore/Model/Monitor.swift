@@ -1,0 +1,216 @@
+/// Tuning of the model; the defaults are what the screen and the batch summary use.
+public struct MonitorConfiguration: Sendable {
+    /// Region cap of the shared-region map (hostile guests fragment on purpose).
+    public var regionCap = SharedRegionMap.defaultRegionCap
+    /// A buffer made shared and private again within this many seconds is a flip.
+    public var churnWindow: EventTime = 10
+    /// Seconds of per-second history kept for the sparklines.
+    public var historySeconds = 600
+    /// Bytes of one entry in a range list: `{gfn_start, gfn_end}` as two u64, as in the
+    /// KVM_GET_SHARED_PAGES_LIST proposal of the SEV live-migration series (v10).
+    public var rangeEntryBytes: UInt64 = 16
+    /// Recent conversions kept for the map highlight.
+    public var recentChangeLimit = 1024
+    public init() {}
+}
+
+/// A conversion that recently changed the map, for highlighting cells.
+public struct RecentChange: Sendable, Hashable {
+    public var pages: PageRange
+    public var time: EventTime
+    public var direction: ConversionDirection
+}
+
+/// A cumulative kernel counter and its rate over the last update interval.
+public struct KernelCounter: Sendable, Hashable {
+    public var name: String
+    public var value: UInt64
+    public var perSecond: Double
+    public var time: EventTime
+}
+
+/// Bytes needed to hold the current shared set two ways, and the peak seen.
+public struct TrackingCost: Sendable, Hashable {
+    /// One bit per page of the guest span.
+    public var bitmapBytes: UInt64
+    /// One entry per region.
+    public var rangeListBytes: UInt64
+    public var regions: Int
+    public var peakRegions: Int
+    public var peakRangeListBytes: UInt64
+    /// What this process spends on the map itself.
+    public var mapMemoryBytes: Int
+}
+
+/// Running totals since tracking began (or the last reset of rates).
+public struct MonitorTotals: Sendable, Hashable {
+    public var events: UInt64 = 0
+    public var conversions: UInt64 = 0
+    public var toShared: UInt64 = 0
+    public var toPrivate: UInt64 = 0
+    public var pagesToShared: UInt64 = 0
+    public var pagesToPrivate: UInt64 = 0
+    /// Pages whose state actually changed (a conversion of already-shared pages changes none).
+    public var pagesChanged: UInt64 = 0
+    public var rejected: UInt64 = 0
+    public var rejectedByReason: [RejectionReason: UInt64] = [:]
+    public var otherHypercalls: UInt64 = 0
+    public var lostEvents: UInt64 = 0
+    public var byPath: [ConversionPath: UInt64] = [:]
+}
+
+/// The model: applies events in order and keeps the shared set, rates, churn, kernel counters
+/// and migration state. Pure: it knows no terminal and no source; event time drives everything.
+public struct Monitor: Sendable {
+    public let configuration: MonitorConfiguration
+    public private(set) var regions: SharedRegionMap
+    public private(set) var totals = MonitorTotals()
+    public private(set) var rates: RateTracker
+    public private(set) var churn: ChurnTracker
+    public private(set) var migration = MigrationTracker()
+    public private(set) var layout: GuestLayout?
+    public private(set) var counters: [String: KernelCounter] = [:]
+    public private(set) var lastMarker: String?
+    /// Time of the first event: what happened before is unknown ("tracking since").
+    public private(set) var origin: EventTime?
+    /// Latest event time seen.
+    public private(set) var now: EventTime = 0
+    /// Lowest and highest page any conversion touched (the span when no layout is known).
+    public private(set) var observedSpan: PageRange?
+    private var recent: [RecentChange] = []
+    private var recentHead = 0
+
+    public init(configuration: MonitorConfiguration = MonitorConfiguration()) {
+        self.configuration = configuration
+        regions = SharedRegionMap(regionCap: configuration.regionCap)
+        rates = RateTracker(historySeconds: configuration.historySeconds)
+        churn = ChurnTracker(window: configuration.churnWindow)
+    }
+
+    /// Milliseconds since tracking began, saturating: the stamp stored per region.
+    @inline(__always)
+    func stamp(_ t: EventTime) -> UInt32 {
+        let ms = (t - (origin ?? t)) * 1000
+        return ms <= 0 ? 0 : (ms >= Double(UInt32.max) ? UInt32.max : UInt32(ms))
+    }
+
+    /// Event time of a region stamp.
+    public func time(ofStamp s: UInt32) -> EventTime { (origin ?? 0) + Double(s) / 1000 }
+
+    @inline(__always)
+    private func second(_ t: EventTime) -> Int64 { Int64(((t - (origin ?? t))).rounded(.down)) }
+
+    public mutating func apply(_ event: MonitorEvent) {
+        let t = event.time
+        if origin == nil { origin = t }
+        if t > now { now = t }
+        totals.events += 1
+        switch event {
+        case .conversion(let c):
+            apply(c)
+        case .rejected(let r):
+            totals.rejected += 1
+            totals.rejectedByReason[r.reason, default: 0] += 1
+            rates.record(second: second(t)) { $0.rejected += 1 }
+        case .otherHypercall:
+            totals.otherHypercalls += 1
+            rates.record(second: second(t)) { $0.otherHypercalls += 1 }
+        case .counter(_, let name, let value):
+            let old = counters[name]
+            var rate = 0.0
+            if let old, t > old.time, value >= old.value { rate = Double(value - old.value) / (t - old.time) }
+            counters[name] = KernelCounter(name: name, value: value, perSecond: old == nil ? 0 : rate, time: t)
+        case .layout(let l):
+            layout = l
+        case .migrationProgress(let p):
+            migration.progress(p, current: regions)
+        case .migrationPass(let r):
+            migration.pass(r, current: regions)
+        case .marker(_, let text):
+            lastMarker = text
+        case .lostEvents(_, let n):
+            totals.lostEvents += n
+        }
+    }
+
+    private mutating func apply(_ c: Conversion) {
+        let s = stamp(c.time)
+        let changed: UInt64
+        switch c.direction {
+        case .toShared:
+            changed = regions.markShared(c.pages, stamp: s)
+            totals.toShared += 1; totals.pagesToShared += c.pages.count
+        case .toPrivate:
+            changed = regions.markPrivate(c.pages, stamp: s)
+            totals.toPrivate += 1; totals.pagesToPrivate += c.pages.count
+        }
+        totals.conversions += 1
+        totals.pagesChanged += changed
+        totals.byPath[c.path, default: 0] += 1
+        let flipped = churn.observe(c)
+        let n = c.pages.count
+        let dir = c.direction
+        rates.record(second: second(c.time)) { b in
+            if dir == .toShared { b.callsToShared += 1; b.pagesToShared += n } else { b.callsToPrivate += 1; b.pagesToPrivate += n }
+            if flipped > 0 { b.flips += 1; b.flippedPages += flipped }
+        }
+        if let o = observedSpan {
+            observedSpan = PageRange(lower: Swift.min(o.lower, c.pages.lower), upper: Swift.max(o.upper, c.pages.upper))
+        } else {
+            observedSpan = c.pages
+        }
+        if changed > 0 {
+            let r = RecentChange(pages: c.pages, time: c.time, direction: c.direction)
+            if recent.count < configuration.recentChangeLimit { recent.append(r) } else {
+                recent[recentHead] = r
+                recentHead = (recentHead + 1) % recent.count
+            }
+        }
+    }
+
+    /// Applies many events; the usual call from the app loop.
+    public mutating func apply<S: Sequence>(_ events: S) where S.Element == MonitorEvent {
+        for e in events { apply(e) }
+    }
+
+    /// Lets event time pass without events (idle live sources), so windows decay.
+    public mutating func advance(to t: EventTime) {
+        if origin == nil { origin = t }
+        guard t > now else { return }
+        now = t
+        rates.tick(second: second(t))
+    }
+
+    /// `r` on the screen: rates, churn and flip counts start again; the shared set stays.
+    public mutating func resetRates() {
+        rates.reset()
+        churn.reset()
+    }
+
+    /// The guest span to draw: the layout's, else the observed span rounded out to 1 GiB.
+    public var guestSpan: PageRange {
+        if let s = layout?.span { return s }
+        guard let o = observedSpan else { return PageRange(lower: 0, upper: 1 << 18) }
+        let gib: UInt64 = 1 << 18  // pages per GiB
+        let lo = o.lower / gib * gib
+        let hi = o.upper >= PageRange.maxPage - gib ? PageRange.maxPage : (o.upper + gib - 1) / gib * gib
+        return PageRange(lower: lo, upper: Swift.max(hi, lo + gib))
+    }
+
+    public var trackingCost: TrackingCost {
+        let span = guestSpan
+        return TrackingCost(bitmapBytes: (span.count + 7) / 8,
+                            rangeListBytes: UInt64(regions.count) * configuration.rangeEntryBytes,
+                            regions: regions.count, peakRegions: regions.peakCount,
+                            peakRangeListBytes: UInt64(regions.peakCount) * configuration.rangeEntryBytes,
+                            mapMemoryBytes: regions.allocatedBytes)
+    }
+
+    /// Conversions that changed the map within the last `seconds`, newest last.
+    public func recentChanges(within seconds: EventTime) -> [RecentChange] {
+        let ordered = Array(recent[recentHead...] + recent[..<recentHead])
+        return ordered.filter { now - $0.time <= seconds }
+    }
+
+    public func snapshot() -> MonitorSnapshot { MonitorSnapshot(self) }
+}

@@ -1,0 +1,123 @@
+/// Counts of one second of event time.
+public struct RateSample: Sendable, Hashable {
+    /// Whole seconds since tracking began.
+    public var second: Int64 = 0
+    public var callsToShared: UInt64 = 0
+    public var callsToPrivate: UInt64 = 0
+    public var pagesToShared: UInt64 = 0
+    public var pagesToPrivate: UInt64 = 0
+    public var flips: UInt64 = 0
+    public var flippedPages: UInt64 = 0
+    public var rejected: UInt64 = 0
+    public var otherHypercalls: UInt64 = 0
+
+    public init(second: Int64 = 0) { self.second = second }
+
+    mutating func add(_ o: RateSample) {
+        callsToShared += o.callsToShared; callsToPrivate += o.callsToPrivate
+        pagesToShared += o.pagesToShared; pagesToPrivate += o.pagesToPrivate
+        flips += o.flips; flippedPages += o.flippedPages
+        rejected += o.rejected; otherHypercalls += o.otherHypercalls
+    }
+}
+
+/// Per-second rates averaged over one window.
+public struct RateFigures: Sendable, Hashable {
+    public var window: Int
+    public var callsToShared: Double = 0
+    public var callsToPrivate: Double = 0
+    public var pagesToShared: Double = 0
+    public var pagesToPrivate: Double = 0
+    public var flips: Double = 0
+    public var flippedPages: Double = 0
+    public var rejected: Double = 0
+    public var calls: Double { callsToShared + callsToPrivate }
+    public var pages: Double { pagesToShared + pagesToPrivate }
+}
+
+/// A ring of one-second buckets in event time: rates over the 1, 10 and 60 s windows and the
+/// history behind the sparklines. O(1) per event; memory fixed by `historySeconds`.
+public struct RateTracker: Sendable {
+    public let historySeconds: Int
+    private var ring: [RateSample]
+    /// The second the last bucket holds; nil before the first event.
+    private var current: Int64?
+    /// First second seen, so early windows divide by the time actually observed.
+    private var first: Int64?
+
+    public init(historySeconds: Int = 600) {
+        precondition(historySeconds >= 60)
+        self.historySeconds = historySeconds
+        ring = Array(repeating: RateSample(), count: historySeconds)
+    }
+
+    /// Moves the clock to `second` (never backwards: out-of-order trace lines from other CPUs
+    /// land in the current bucket) and returns the bucket index to add to.
+    private mutating func advance(to second: Int64) -> Int {
+        guard let cur = current else {
+            current = second; first = second
+            let i = slot(second); ring[i] = RateSample(second: second); return i
+        }
+        if second <= cur { return slot(cur) }
+        let gap = second - cur
+        if gap >= Int64(historySeconds) {
+            for i in ring.indices { ring[i] = RateSample(second: second - Int64(historySeconds) + 1 + Int64((i - slot(second + 1) + historySeconds) % historySeconds)) }
+        } else {
+            var s = cur + 1
+            while s <= second { ring[slot(s)] = RateSample(second: s); s += 1 }
+        }
+        current = second
+        return slot(second)
+    }
+
+    private func slot(_ second: Int64) -> Int {
+        Int(((second % Int64(historySeconds)) + Int64(historySeconds)) % Int64(historySeconds))
+    }
+
+    public mutating func record(second: Int64, _ update: (inout RateSample) -> Void) {
+        let i = advance(to: second)
+        update(&ring[i])
+    }
+
+    /// Lets time pass with no events (live sources that are idle).
+    public mutating func tick(second: Int64) { _ = advance(to: second) }
+
+    /// Rates over the last `window` seconds up to and including the current second.
+    public func figures(window: Int) -> RateFigures {
+        var f = RateFigures(window: window)
+        guard let cur = current, let first else { return f }
+        let w = min(window, historySeconds)
+        var sum = RateSample()
+        for k in 0..<w {
+            let s = cur - Int64(k)
+            if s < first { break }
+            let b = ring[slot(s)]
+            if b.second == s { sum.add(b) }
+        }
+        let observed = Double(min(Int64(w), cur - first + 1))
+        f.callsToShared = Double(sum.callsToShared) / observed
+        f.callsToPrivate = Double(sum.callsToPrivate) / observed
+        f.pagesToShared = Double(sum.pagesToShared) / observed
+        f.pagesToPrivate = Double(sum.pagesToPrivate) / observed
+        f.flips = Double(sum.flips) / observed
+        f.flippedPages = Double(sum.flippedPages) / observed
+        f.rejected = Double(sum.rejected) / observed
+        return f
+    }
+
+    /// The last `seconds` buckets, oldest first (missing seconds as empty samples).
+    public func history(seconds: Int) -> [RateSample] {
+        guard let cur = current else { return [] }
+        let n = min(seconds, historySeconds)
+        return (0..<n).reversed().map { k in
+            let s = cur - Int64(k)
+            let b = ring[slot(s)]
+            return b.second == s ? b : RateSample(second: s)
+        }
+    }
+
+    public mutating func reset() {
+        ring = Array(repeating: RateSample(), count: historySeconds)
+        current = nil; first = nil
+    }
+}
