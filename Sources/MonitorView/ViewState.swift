@@ -45,6 +45,8 @@ public struct ViewState: Sendable {
     public var filter: String?
     /// The filter being typed after `/`; nil when not typing.
     public var filterDraft: String?
+    /// Why the last committed filter text was refused (shown inline; typing continues).
+    public var filterError: String?
     public var showHelp = false
     public var paused = false
     /// Replay speed factor; nil for live sources.

@@ -16,113 +16,972 @@ public struct SharedRegion: Hashable, Sendable {
     }
 }
 
-// PLACEHOLDER IMPLEMENTATION (sorted array, O(n) updates). Replaced by the B+tree; the API is final.
+/// The set of shared guest pages of one VM, kept as maximal coalesced regions in address order.
+///
+/// Shared runs that overlap or touch merge into one region; `markPrivate` shrinks or splits them.
+/// Each region carries `firstShared` (the smallest stamp among the parts merged into it) and
+/// `lastChange` (the stamp of the last operation that grew, shrank, split or merged it). Marking
+/// pages that are already in the requested state changes nothing, stamps included.
+///
+/// Storage is a B+tree: leaves hold up to 64 regions as parallel arrays (start with the
+/// approximate flag in bit 63, end, `firstShared`, `lastChange`: 24 bytes a slot), inner nodes
+/// hold per-child subtree region counts and shared-page sums, so positional access (`region(at:)`)
+/// and window sums (`sharedPages(in:)`) are O(log n) root descents. The map is a value type with
+/// copy-on-write: the first mutation of a copy duplicates the tree in O(n).
+///
+/// **Region cap.** A hostile guest can fragment its memory one page at a time. When a mutation
+/// leaves more than `regionCap` regions (it can add at most one), the map merges one pair of
+/// neighbours next to the change: among the gaps beside the region just created (or the two
+/// pieces of the region just split), the smallest gap is filled, ties going to the lower address.
+/// The merged span is marked approximate and so is the map: from then on the map is a superset of
+/// the true shared set. This costs O(log n) and never scans the map.
 public struct SharedRegionMap: Sendable {
     public static let defaultRegionCap = 1_000_000
 
+    /// The most regions the map keeps; see the type's documentation for the merge policy.
     public let regionCap: Int
+    /// True once a cap merge has happened: some regions may include private pages.
     public private(set) var isApproximate = false
+    /// The highest region count reached, counted before cap merges (so `peakCount > regionCap`
+    /// tells that the cap was hit).
     public private(set) var peakCount = 0
-    private var regions: [SharedRegion] = []
+    private var tree: _RegionTree
 
+    /// An empty map. O(1).
     public init(regionCap: Int = SharedRegionMap.defaultRegionCap) {
-        precondition(regionCap >= 1)
+        precondition(regionCap >= 1, "regionCap must be at least 1, got \(regionCap)")
         self.regionCap = regionCap
+        self.tree = _RegionTree()
     }
 
-    public var count: Int { regions.count }
-    public var isEmpty: Bool { regions.isEmpty }
-    public var sharedPages: UInt64 { regions.reduce(0) { $0 + $1.pages.count } }
+    /// The number of regions. O(1).
+    public var count: Int { tree.count }
+    /// O(1).
+    public var isEmpty: Bool { tree.count == 0 }
+    /// The number of shared pages (approximate spans count in full). O(1).
+    public var sharedPages: UInt64 { tree.sharedPages }
+    /// Bytes allocated for tree nodes, malloc headers included. O(1).
+    public var allocatedBytes: Int { tree.allocatedBytes }
 
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&tree) { tree = tree.copy() }
+    }
+
+    /// Marks `range` shared, merging it with every region it overlaps or touches.
+    ///
+    /// - Returns: the pages that were private before and are shared now (measured before any
+    ///   cap merge, which may add gap pages as approximate).
+    /// - Complexity: O(log n) amortized; O(k log n) when the range swallows k regions that
+    ///   straddle leaves, paid for by the insertions that created them.
     @discardableResult
     public mutating func markShared(_ range: PageRange, stamp: UInt32) -> UInt64 {
-        let before = sharedPages
-        var merged = SharedRegion(pages: range, firstShared: stamp, lastChange: stamp)
-        var out: [SharedRegion] = []
-        for r in regions {
-            if r.pages.upper < range.lower || r.pages.lower > range.upper { out.append(r); continue }
+        guard !range.isEmpty else { return 0 }
+        makeUnique()
+        let before = tree.count
+        let newly = tree.markShared(lower: range.lower, upper: range.upper, stamp: stamp)
+        if tree.count > before {
+            // An isolated region was added; it ends at `range.upper`.
+            enforceCap(around: tree.rank(ofFirstRegionEndingAtOrAfter: range.upper), pieces: 1, stamp: stamp)
+        }
+        _checkInvariantsAfterMutation()
+        return newly
+    }
+
+    /// Marks `range` private, shrinking, splitting or removing the regions it overlaps.
+    ///
+    /// - Returns: the pages that were shared before and are private now (measured before any
+    ///   cap merge).
+    /// - Complexity: O(log n) amortized, as for `markShared`.
+    @discardableResult
+    public mutating func markPrivate(_ range: PageRange, stamp: UInt32) -> UInt64 {
+        guard !range.isEmpty else { return 0 }
+        makeUnique()
+        let before = tree.count
+        let removed = tree.markPrivate(lower: range.lower, upper: range.upper, stamp: stamp)
+        if tree.count > before {
+            // One region was split in two; the left piece ends at `range.lower`.
+            enforceCap(around: tree.rank(ofFirstRegionEndingAtOrAfter: range.lower), pieces: 2, stamp: stamp)
+        }
+        _checkInvariantsAfterMutation()
+        return removed
+    }
+
+    /// Records the peak and, past the cap, fills the smallest gap beside the `pieces` regions
+    /// starting at index `first`. A mutation adds at most one region, so one merge suffices.
+    /// O(log n).
+    private mutating func enforceCap(around first: Int, pieces: Int, stamp: UInt32) {
+        peakCount = Swift.max(peakCount, tree.count)
+        guard tree.count > regionCap else { return }
+        assert(tree.count == regionCap + 1)
+        var best = -1
+        var bestGap = UInt64.max
+        for i in Swift.max(0, first - 1)...(first + pieces - 1) where i + 1 < tree.count {
+            let gap = tree.region(at: i + 1).pages.lower - tree.region(at: i).pages.upper
+            if gap < bestGap { bestGap = gap; best = i }
+        }
+        precondition(best >= 0, "no neighbours to merge")
+        tree.mergeWithNext(at: best, stamp: stamp)
+        isApproximate = true
+    }
+
+    /// The region containing `page`, if it is shared. O(log n).
+    public func region(containing page: UInt64) -> SharedRegion? {
+        guard page < PageRange.maxPage else { return nil }
+        let i = tree.rank(ofFirstRegionEndingAtOrAfter: page + 1)
+        guard i < tree.count else { return nil }
+        let r = tree.region(at: i)
+        return r.pages.lower <= page ? r : nil
+    }
+
+    /// Index of the first region that ends after `page` (the region containing it, or the next
+    /// one; `count` if none). O(log n).
+    public func index(ofFirstRegionEndingAfter page: UInt64) -> Int {
+        guard page < PageRange.maxPage else { return tree.count }
+        return tree.rank(ofFirstRegionEndingAtOrAfter: page + 1)
+    }
+
+    /// The region at `index` in address order. O(log n).
+    public func region(at index: Int) -> SharedRegion {
+        precondition(index >= 0 && index < tree.count, "region index \(index) out of range 0..<\(tree.count)")
+        return tree.region(at: index)
+    }
+
+    /// Shared pages inside `window`. O(log n): two prefix-sum descents.
+    public func sharedPages(in window: PageRange) -> UInt64 {
+        guard !window.isEmpty else { return 0 }
+        return tree.sharedPages(below: window.upper) - tree.sharedPages(below: window.lower)
+    }
+
+    /// Shared pages in each of `cells` equal slices of `span` (the last slice takes the remainder;
+    /// slices are at least one page, so when `span` has fewer pages than `cells` the trailing
+    /// cells are 0).
+    ///
+    /// - Complexity: one walk down the tree that splits the sorted slice boundaries among the
+    ///   children: O(c log(n/c) + L) for c cells, where L is the number of regions in the leaves
+    ///   holding a boundary (at most one leaf per boundary).
+    public func sharedPagesPerCell(span: PageRange, cells: Int) -> [UInt64] {
+        guard cells > 0 else { return [] }
+        let step = Swift.max(1, span.count / UInt64(cells))
+        // Boundaries x_0 ... x_cells, clamped to the span; cell i is prefix(x_i+1) - prefix(x_i).
+        var points = [UInt64](unsafeUninitializedCapacity: cells + 1) { buffer, initialized in
+            for i in 0..<cells {
+                let offset = UInt64(i) * step
+                buffer[i] = offset >= span.count ? span.upper : span.lower + offset
+            }
+            buffer[cells] = span.upper
+            initialized = cells + 1
+        }
+        tree.sharedPages(below: &points)
+        return [UInt64](unsafeUninitializedCapacity: cells) { buffer, initialized in
+            for i in 0..<cells { buffer[i] = points[i + 1] - points[i] }
+            initialized = cells
+        }
+    }
+
+    /// Every region in address order. O(n).
+    public var allRegions: [SharedRegion] { Array(self) }
+
+    /// Checks the whole structure; traps on the first violation. O(n).
+    ///
+    /// Regions sorted, non-empty, non-overlapping and non-adjacent, inside the 64-bit space;
+    /// every inner entry's count, page sum and last end equal to its subtree's; every node but
+    /// the root at least half full and none over capacity; all leaves at one depth and linked in
+    /// order; cached totals right; at most `regionCap` regions; approximate regions only in an
+    /// approximate map.
+    public func checkInvariants() {
+        let anyApproximate = tree.checkInvariants()
+        precondition(tree.count <= regionCap, "\(tree.count) regions exceed the cap \(regionCap)")
+        precondition(peakCount >= tree.count, "peakCount \(peakCount) below count \(tree.count)")
+        precondition(!anyApproximate || isApproximate, "approximate region in an exact map")
+    }
+
+    /// Debug builds check the full structure after each mutation of a small map; larger maps are
+    /// checked by tests calling `checkInvariants()` so that debug runs stay fast.
+    @inline(__always)
+    private func _checkInvariantsAfterMutation() {
+        #if DEBUG
+        if tree.count <= 512 { checkInvariants() }
+        #endif
+    }
+}
+
+extension SharedRegionMap: Sequence {
+    /// Walks the leaves in address order; holds the tree alive, so mutating the map meanwhile
+    /// copies it instead.
+    public struct Iterator: IteratorProtocol {
+        private let tree: _RegionTree
+        private var leaf: UnsafeMutableRawPointer?
+        private var slot = 0
+
+        init(tree: _RegionTree) {
+            self.tree = tree
+            self.leaf = tree.firstLeaf
+        }
+
+        /// O(1) amortized.
+        public mutating func next() -> SharedRegion? {
+            while let raw = leaf {
+                let node = _Leaf(raw)
+                if slot < node.count {
+                    defer { slot += 1 }
+                    return node.region(slot)
+                }
+                leaf = node.next
+                slot = 0
+            }
+            return nil
+        }
+    }
+
+    /// O(log n).
+    public func makeIterator() -> Iterator { Iterator(tree: tree) }
+    /// O(1).
+    public var underestimatedCount: Int { tree.count }
+}
+
+// MARK: - Nodes
+
+/// A leaf: header (count, next leaf), then columns start (approximate flag in bit 63), end,
+/// firstShared, lastChange. One slot past `capacity` absorbs the transient overflow of an insert.
+struct _Leaf {
+    static let capacity = 64
+    static let minimum = capacity / 2
+    static let slots = capacity + 1
+    static let byteCount = 16 + 24 * slots
+    static let approximateBit: UInt64 = 1 << 63
+
+    let raw: UnsafeMutableRawPointer
+    @inline(__always) init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
+
+    static func allocate() -> _Leaf {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 16)
+        (raw + 16).bindMemory(to: UInt64.self, capacity: 2 * slots)
+        (raw + 16 + 16 * slots).bindMemory(to: UInt32.self, capacity: 2 * slots)
+        let leaf = _Leaf(raw)
+        leaf.count = 0
+        leaf.next = nil
+        return leaf
+    }
+
+    @inline(__always) var count: Int {
+        get { raw.load(as: Int.self) }
+        nonmutating set { raw.storeBytes(of: newValue, as: Int.self) }
+    }
+    @inline(__always) var next: UnsafeMutableRawPointer? {
+        get { raw.load(fromByteOffset: 8, as: UnsafeMutableRawPointer?.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 8, as: UnsafeMutableRawPointer?.self) }
+    }
+    @inline(__always) var starts: UnsafeMutablePointer<UInt64> { (raw + 16).assumingMemoryBound(to: UInt64.self) }
+    @inline(__always) var ends: UnsafeMutablePointer<UInt64> { (raw + 16 + 8 * Self.slots).assumingMemoryBound(to: UInt64.self) }
+    @inline(__always) var firsts: UnsafeMutablePointer<UInt32> { (raw + 16 + 16 * Self.slots).assumingMemoryBound(to: UInt32.self) }
+    @inline(__always) var lasts: UnsafeMutablePointer<UInt32> { (raw + 16 + 20 * Self.slots).assumingMemoryBound(to: UInt32.self) }
+
+    @inline(__always) func start(_ i: Int) -> UInt64 { starts[i] & ~Self.approximateBit }
+    @inline(__always) func isApproximate(_ i: Int) -> Bool { starts[i] & Self.approximateBit != 0 }
+    @inline(__always) func length(_ i: Int) -> UInt64 { ends[i] &- (starts[i] & ~Self.approximateBit) }
+
+    @inline(__always) func set(_ i: Int, start: UInt64, end: UInt64, approximate: Bool, first: UInt32, last: UInt32) {
+        starts[i] = start | (approximate ? Self.approximateBit : 0)
+        ends[i] = end
+        firsts[i] = first
+        lasts[i] = last
+    }
+
+    func region(_ i: Int) -> SharedRegion {
+        SharedRegion(pages: PageRange(lower: start(i), upper: ends[i]), isApproximate: isApproximate(i),
+                     firstShared: firsts[i], lastChange: lasts[i])
+    }
+
+    func set(_ i: Int, _ r: SharedRegion) {
+        set(i, start: r.pages.lower, end: r.pages.upper, approximate: r.isApproximate, first: r.firstShared, last: r.lastChange)
+    }
+
+    /// First slot whose end is >= `page`, or `count`. O(log capacity).
+    @inline(__always) func firstSlot(endingAtOrAfter page: UInt64) -> Int {
+        var lo = 0, hi = count
+        let e = ends
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            if e[mid] < page { lo = mid &+ 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Replaces slots `i..<j` by `m` uninitialized slots (the caller writes them). O(capacity).
+    @inline(__always) func replaceSlots(_ i: Int, _ j: Int, with m: Int) {
+        let n = count
+        let tail = n - j
+        if m != j - i && tail > 0 {
+            _moveEntries(.leaf, from: raw, Self.slots, j, to: raw, Self.slots, i + m, count: tail)
+        }
+        count = n - (j - i) + m
+    }
+}
+
+/// An inner node: header (count), then columns child, child's last region end, child's shared
+/// page sum, child's region count.
+struct _Inner {
+    static let capacity = 32
+    static let minimum = capacity / 2
+    static let slots = capacity + 1
+    static let byteCount = 16 + 32 * slots
+
+    let raw: UnsafeMutableRawPointer
+    @inline(__always) init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
+
+    static func allocate() -> _Inner {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 16)
+        (raw + 16).bindMemory(to: UnsafeMutableRawPointer.self, capacity: slots)
+        (raw + 16 + 8 * slots).bindMemory(to: UInt64.self, capacity: 2 * slots)
+        (raw + 16 + 24 * slots).bindMemory(to: Int.self, capacity: slots)
+        let node = _Inner(raw)
+        node.count = 0
+        return node
+    }
+
+    @inline(__always) var count: Int {
+        get { raw.load(as: Int.self) }
+        nonmutating set { raw.storeBytes(of: newValue, as: Int.self) }
+    }
+    @inline(__always) var children: UnsafeMutablePointer<UnsafeMutableRawPointer> {
+        (raw + 16).assumingMemoryBound(to: UnsafeMutableRawPointer.self)
+    }
+    @inline(__always) var lastEnds: UnsafeMutablePointer<UInt64> { (raw + 16 + 8 * Self.slots).assumingMemoryBound(to: UInt64.self) }
+    @inline(__always) var sums: UnsafeMutablePointer<UInt64> { (raw + 16 + 16 * Self.slots).assumingMemoryBound(to: UInt64.self) }
+    @inline(__always) var counts: UnsafeMutablePointer<Int> { (raw + 16 + 24 * Self.slots).assumingMemoryBound(to: Int.self) }
+
+    /// First child whose subtree ends at or after `page`, or the last child. O(capacity).
+    @inline(__always) func child(endingAtOrAfter page: UInt64) -> Int {
+        let n = count &- 1
+        let e = lastEnds
+        var i = 0
+        while i < n && e[i] < page { i &+= 1 }
+        return i
+    }
+}
+
+enum _NodeKind { case leaf, inner }
+
+/// Column byte offsets and strides of a node layout with `slots` entries.
+@inline(__always)
+private func _column(_ kind: _NodeKind, _ c: Int, slots: Int) -> (offset: Int, stride: Int) {
+    switch kind {
+    case .leaf:
+        switch c {
+        case 0: return (16, 8)
+        case 1: return (16 + 8 * slots, 8)
+        case 2: return (16 + 16 * slots, 4)
+        default: return (16 + 20 * slots, 4)
+        }
+    case .inner:
+        return (16 + 8 * c * slots, 8)
+    }
+}
+
+/// memmove of `count` entries between (possibly the same) nodes of possibly different slot counts.
+@inline(__always)
+private func _moveEntries(_ kind: _NodeKind, from src: UnsafeMutableRawPointer, _ srcSlots: Int, _ srcIndex: Int,
+                          to dst: UnsafeMutableRawPointer, _ dstSlots: Int, _ dstIndex: Int, count: Int) {
+    guard count > 0 else { return }
+    for c in 0..<4 {
+        let s = _column(kind, c, slots: srcSlots), d = _column(kind, c, slots: dstSlots)
+        (dst + d.offset + dstIndex * d.stride).copyMemory(from: src + s.offset + srcIndex * s.stride, byteCount: count * s.stride)
+    }
+}
+
+// MARK: - Tree
+
+/// The B+tree behind `SharedRegionMap`: owns every node and frees them in `deinit`.
+///
+/// `@unchecked Sendable` is safe because the tree is only mutated through `SharedRegionMap`'s
+/// mutating methods, which first make the map's reference unique (`isKnownUniquelyReferenced`,
+/// copying otherwise). A tree reachable from more than one value or thread is therefore never
+/// written, and the read paths use no shared scratch state (the path and scratch buffers are
+/// touched only by mutations). Iterators hold a reference too, so they also force a copy.
+final class _RegionTree: @unchecked Sendable {
+    static let maxHeight = 32
+    static let scratchSlots = 3 * (_Leaf.slots + _Inner.slots)
+
+    /// The root: a leaf when `height == 0`, else an inner node `height` levels above the leaves.
+    private(set) var root: UnsafeMutableRawPointer
+    private(set) var height = 0
+    private(set) var count = 0
+    private(set) var sharedPages: UInt64 = 0
+    private var leafNodes = 1
+    private var innerNodes = 0
+    /// The inner nodes and child slots of the last mutating descent, indexed by level (1...height).
+    private let pathNodes: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    private let pathSlots: UnsafeMutablePointer<Int>
+    /// Room for the entries of up to three nodes while they are redistributed.
+    private let scratch: UnsafeMutableRawPointer
+
+    init() {
+        root = _Leaf.allocate().raw
+        pathNodes = .allocate(capacity: Self.maxHeight + 1)
+        pathSlots = .allocate(capacity: Self.maxHeight + 1)
+        scratch = .allocate(byteCount: 16 + 32 * Self.scratchSlots, alignment: 16)
+    }
+
+    deinit {
+        Self.free(root, level: height)
+        pathNodes.deallocate()
+        pathSlots.deallocate()
+        scratch.deallocate()
+    }
+
+    private static func free(_ node: UnsafeMutableRawPointer, level: Int) {
+        if level > 0 {
+            let inner = _Inner(node)
+            for i in 0..<inner.count { free(inner.children[i], level: level - 1) }
+        }
+        node.deallocate()
+    }
+
+    /// Heap bytes of all nodes, counting 16 bytes of malloc bookkeeping each.
+    var allocatedBytes: Int { leafNodes * (_Leaf.byteCount + 16) + innerNodes * (_Inner.byteCount + 16) }
+
+    /// A deep copy. O(n).
+    func copy() -> _RegionTree {
+        let t = _RegionTree()
+        t.root.deallocate()
+        var previousLeaf: _Leaf? = nil
+        t.root = Self.clone(root, level: height, previousLeaf: &previousLeaf)
+        t.height = height
+        t.count = count
+        t.sharedPages = sharedPages
+        t.leafNodes = leafNodes
+        t.innerNodes = innerNodes
+        return t
+    }
+
+    private static func clone(_ node: UnsafeMutableRawPointer, level: Int, previousLeaf: inout _Leaf?) -> UnsafeMutableRawPointer {
+        if level == 0 {
+            let leaf = _Leaf.allocate()
+            leaf.raw.copyMemory(from: node, byteCount: _Leaf.byteCount)
+            leaf.next = nil
+            previousLeaf?.next = leaf.raw
+            previousLeaf = leaf
+            return leaf.raw
+        }
+        let inner = _Inner.allocate()
+        inner.raw.copyMemory(from: node, byteCount: _Inner.byteCount)
+        for i in 0..<inner.count {
+            inner.children[i] = clone(inner.children[i], level: level - 1, previousLeaf: &previousLeaf)
+        }
+        return inner.raw
+    }
+
+    var firstLeaf: UnsafeMutableRawPointer {
+        var node = root
+        for _ in 0..<height { node = _Inner(node).children[0] }
+        return node
+    }
+
+    // MARK: Queries
+
+    /// Number of regions ending before `page` = index of the first region ending at or after it.
+    /// O(log n).
+    func rank(ofFirstRegionEndingAtOrAfter page: UInt64) -> Int {
+        var node = root
+        var base = 0
+        for _ in 0..<height {
+            let inner = _Inner(node)
+            let i = inner.child(endingAtOrAfter: page)
+            for t in 0..<i { base &+= inner.counts[t] }
+            node = inner.children[i]
+        }
+        return base + _Leaf(node).firstSlot(endingAtOrAfter: page)
+    }
+
+    /// The region at `index` (0..<count). O(log n).
+    func region(at index: Int) -> SharedRegion {
+        var node = root
+        var r = index
+        for _ in 0..<height {
+            let inner = _Inner(node)
+            var i = 0
+            while i < inner.count - 1 && r >= inner.counts[i] { r -= inner.counts[i]; i += 1 }
+            node = inner.children[i]
+        }
+        return _Leaf(node).region(r)
+    }
+
+    /// Shared pages below `page`. O(log n).
+    func sharedPages(below page: UInt64) -> UInt64 {
+        var node = root
+        var sum: UInt64 = 0
+        for _ in 0..<height {
+            let inner = _Inner(node)
+            let i = inner.child(endingAtOrAfter: page &+ 1)
+            for t in 0..<i { sum &+= inner.sums[t] }
+            node = inner.children[i]
+        }
+        return sum &+ Self.leafPrefix(_Leaf(node), below: page)
+    }
+
+    /// Shared pages of `leaf` below `page`.
+    @inline(__always)
+    private static func leafPrefix(_ leaf: _Leaf, below page: UInt64) -> UInt64 {
+        let n = leaf.count
+        var sum: UInt64 = 0
+        var j = 0
+        while j < n && leaf.ends[j] <= page { sum &+= leaf.length(j); j += 1 }
+        if j < n && leaf.start(j) < page { sum &+= page - leaf.start(j) }
+        return sum
+    }
+
+    /// Replaces each of the ascending `points` by the number of shared pages below it, in one
+    /// walk that splits the points among the children.
+    func sharedPages(below points: inout [UInt64]) {
+        points.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            Self.prefixes(root, level: height, points: base, count: buffer.count, offset: 0)
+        }
+    }
+
+    private static func prefixes(_ node: UnsafeMutableRawPointer, level: Int,
+                                 points: UnsafeMutablePointer<UInt64>, count: Int, offset: UInt64) {
+        if level == 0 {
+            let leaf = _Leaf(node)
+            let n = leaf.count
+            var j = 0
+            var sum = offset
+            for p in 0..<count {
+                let x = points[p]
+                while j < n && leaf.ends[j] <= x { sum &+= leaf.length(j); j += 1 }
+                points[p] = j < n && leaf.start(j) < x ? sum &+ (x - leaf.start(j)) : sum
+            }
+            return
+        }
+        let inner = _Inner(node)
+        let n = inner.count
+        var i = 0
+        var sum = offset
+        var p = 0
+        while p < count {
+            let x = points[p]
+            while i < n - 1 && inner.lastEnds[i] <= x { sum &+= inner.sums[i]; i += 1 }
+            var q = p + 1
+            if i == n - 1 {
+                q = count
+            } else {
+                let limit = inner.lastEnds[i]
+                while q < count && points[q] < limit { q += 1 }
+            }
+            prefixes(inner.children[i], level: level - 1, points: points + p, count: q - p, offset: sum)
+            p = q
+        }
+    }
+
+    // MARK: Mutations
+
+    /// Descends to the first region ending at or after `page`, recording the path.
+    /// Returns the leaf and the slot (the leaf's count when past its last region: only in the
+    /// last leaf). O(log n).
+    @inline(__always)
+    private func descend(endingAtOrAfter page: UInt64) -> (_Leaf, Int) {
+        var node = root
+        var level = height
+        while level > 0 {
+            let inner = _Inner(node)
+            let i = inner.child(endingAtOrAfter: page)
+            pathNodes[level] = node
+            pathSlots[level] = i
+            node = inner.children[i]
+            level -= 1
+        }
+        let leaf = _Leaf(node)
+        return (leaf, leaf.firstSlot(endingAtOrAfter: page))
+    }
+
+    /// Descends to the slot of the region at `index` (0...count), recording the path. O(log n).
+    private func descend(toIndex index: Int) -> (_Leaf, Int) {
+        var node = root
+        var level = height
+        var r = index
+        while level > 0 {
+            let inner = _Inner(node)
+            var i = 0
+            while i < inner.count - 1 && r >= inner.counts[i] { r -= inner.counts[i]; i += 1 }
+            pathNodes[level] = node
+            pathSlots[level] = i
+            node = inner.children[i]
+            level -= 1
+        }
+        return (_Leaf(node), r)
+    }
+
+    /// After an edit of the leaf at the end of the recorded path: adds the count and page deltas
+    /// along the path, refreshes last ends, then restores node fill bounds. O(log n) amortized.
+    @inline(__always)
+    private func finish(_ leaf: _Leaf, countDelta: Int, pageDelta: UInt64) {
+        count &+= countDelta
+        sharedPages &+= pageDelta
+        var level = 1
+        while level <= height {
+            let parent = _Inner(pathNodes[level])
+            let i = pathSlots[level]
+            parent.sums[i] &+= pageDelta
+            parent.counts[i] &+= countDelta
+            if level == 1 {
+                // An emptied leaf is about to merge into its left sibling (or its right one, whose
+                // entry is then rewritten), so give it the end that survives the merge.
+                let n = leaf.count
+                parent.lastEnds[i] = n > 0 ? leaf.ends[n - 1] : (i > 0 ? parent.lastEnds[i - 1] : 0)
+            } else {
+                let child = _Inner(pathNodes[level - 1])
+                parent.lastEnds[i] = child.lastEnds[child.count - 1]
+            }
+            level += 1
+        }
+        let n = leaf.count
+        if n > _Leaf.capacity || (n < _Leaf.minimum && height > 0) { rebalance() }
+    }
+
+    private static func capacity(_ level: Int) -> Int { level == 0 ? _Leaf.capacity : _Inner.capacity }
+    private static func minimum(_ level: Int) -> Int { level == 0 ? _Leaf.minimum : _Inner.minimum }
+    private static func count(_ node: UnsafeMutableRawPointer, _ level: Int) -> Int {
+        level == 0 ? _Leaf(node).count : _Inner(node).count
+    }
+
+    /// Restores fill bounds from the leaf of the recorded path upwards. O(log n) worst case,
+    /// amortized O(1) node operations.
+    private func rebalance() {
+        var level = 0
+        while level < height {
+            let parent = _Inner(pathNodes[level + 1])
+            let c = pathSlots[level + 1]
+            let n = Self.count(parent.children[c], level)
+            let cap = Self.capacity(level)
+            var parentChanged = false
+            if n > cap {
+                // Overflow: spill into a sibling with room, else split two full nodes into three.
+                let room = cap / 8
+                if c > 0 && Self.count(parent.children[c - 1], level) <= cap - room {
+                    redistribute(parent, childLevel: level, first: c - 1, count: 2, into: 2)
+                } else if c + 1 < parent.count && Self.count(parent.children[c + 1], level) <= cap - room {
+                    redistribute(parent, childLevel: level, first: c, count: 2, into: 2)
+                } else if parent.count > 1 {
+                    redistribute(parent, childLevel: level, first: c > 0 ? c - 1 : c, count: 2, into: 3)
+                    parentChanged = true
+                } else {
+                    redistribute(parent, childLevel: level, first: c, count: 1, into: 2)
+                    parentChanged = true
+                }
+            } else if n < Self.minimum(level) {
+                // Underflow: merge with a sibling when both fit in one node, else share evenly.
+                let first = c > 0 ? c - 1 : c
+                if first + 1 < parent.count {
+                    let total = Self.count(parent.children[first], level) + Self.count(parent.children[first + 1], level)
+                    if total <= cap {
+                        redistribute(parent, childLevel: level, first: first, count: 2, into: 1)
+                        parentChanged = true
+                    } else {
+                        redistribute(parent, childLevel: level, first: first, count: 2, into: 2)
+                    }
+                }
+            }
+            guard parentChanged else { break }
+            level += 1
+        }
+        // The root has no lower fill bound; split it when full, drop it when it has one child.
+        if Self.count(root, height) > Self.capacity(height) {
+            let newRoot = _Inner.allocate()
+            innerNodes += 1
+            newRoot.count = 1
+            newRoot.children[0] = root
+            setEntry(newRoot, 0, child: root, level: height)
+            root = newRoot.raw
+            height += 1
+            redistribute(newRoot, childLevel: height - 1, first: 0, count: 1, into: 2)
+        }
+        while height > 0 && _Inner(root).count == 1 {
+            let old = root
+            root = _Inner(old).children[0]
+            old.deallocate()
+            innerNodes -= 1
+            height -= 1
+        }
+    }
+
+    /// Writes `parent`'s entry `i` for `child` (one level above `level`) from the child's content.
+    private func setEntry(_ parent: _Inner, _ i: Int, child: UnsafeMutableRawPointer, level: Int) {
+        parent.children[i] = child
+        if level == 0 {
+            let leaf = _Leaf(child)
+            var sum: UInt64 = 0
+            for j in 0..<leaf.count { sum &+= leaf.length(j) }
+            parent.sums[i] = sum
+            parent.counts[i] = leaf.count
+            parent.lastEnds[i] = leaf.count > 0 ? leaf.ends[leaf.count - 1] : 0
+        } else {
+            let inner = _Inner(child)
+            var sum: UInt64 = 0
+            var n = 0
+            for j in 0..<inner.count { sum &+= inner.sums[j]; n &+= inner.counts[j] }
+            parent.sums[i] = sum
+            parent.counts[i] = n
+            parent.lastEnds[i] = inner.lastEnds[inner.count - 1]
+        }
+    }
+
+    /// Replaces children `first..<first+k` of `parent` by `k2` nodes holding the same entries,
+    /// evenly filled, and rewrites the parent's entries for them. Keeps the leaf chain. O(capacity).
+    private func redistribute(_ parent: _Inner, childLevel level: Int, first: Int, count k: Int, into k2: Int) {
+        let kind: _NodeKind = level == 0 ? .leaf : .inner
+        let slots = level == 0 ? _Leaf.slots : _Inner.slots
+        var nodes: (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) = (nil, nil, nil)
+        func node(_ t: Int) -> UnsafeMutableRawPointer {
+            switch t { case 0: return nodes.0!; case 1: return nodes.1!; default: return nodes.2! }
+        }
+        func setNode(_ t: Int, _ p: UnsafeMutableRawPointer) {
+            switch t { case 0: nodes.0 = p; case 1: nodes.1 = p; default: nodes.2 = p }
+        }
+        var total = 0
+        for t in 0..<k {
+            let child = parent.children[first + t]
+            setNode(t, child)
+            let n = Self.count(child, level)
+            _moveEntries(kind, from: child, slots, 0, to: scratch, Self.scratchSlots, total, count: n)
+            total += n
+        }
+        let chainNext = level == 0 ? _Leaf(node(k - 1)).next : nil
+        if k2 > k {
+            for t in k..<k2 {
+                setNode(t, level == 0 ? _Leaf.allocate().raw : _Inner.allocate().raw)
+                if level == 0 { leafNodes += 1 } else { innerNodes += 1 }
+            }
+        } else if k2 < k {
+            for t in k2..<k {
+                node(t).deallocate()
+                if level == 0 { leafNodes -= 1 } else { innerNodes -= 1 }
+            }
+        }
+        var offset = 0
+        for t in 0..<k2 {
+            let m = total / k2 + (t < total % k2 ? 1 : 0)
+            let dst = node(t)
+            _moveEntries(kind, from: scratch, Self.scratchSlots, offset, to: dst, slots, 0, count: m)
+            offset += m
+            if level == 0 {
+                _Leaf(dst).count = m
+                _Leaf(dst).next = t + 1 < k2 ? node(t + 1) : chainNext
+            } else {
+                _Inner(dst).count = m
+            }
+        }
+        // Parent entries: shift the tail, then write the k2 entries.
+        let tail = parent.count - (first + k)
+        if tail > 0 && k2 != k {
+            _moveEntries(.inner, from: parent.raw, _Inner.slots, first + k, to: parent.raw, _Inner.slots, first + k2, count: tail)
+        }
+        parent.count += k2 - k
+        for t in 0..<k2 { setEntry(parent, first + t, child: node(t), level: level) }
+    }
+
+    /// See `SharedRegionMap.markShared`. Returns the pages newly shared.
+    func markShared(lower lo: UInt64, upper hi: UInt64, stamp: UInt32) -> UInt64 {
+        let (leaf, j) = descend(endingAtOrAfter: lo)
+        let n = leaf.count
+        var k = j
+        while k < n && leaf.start(k) <= hi { k += 1 }
+        if k == n, let next = leaf.next, _Leaf(next).start(0) <= hi {
+            return markSharedAcrossLeaves(lower: lo, upper: hi, stamp: stamp)
+        }
+        if k == j {
+            leaf.replaceSlots(j, j, with: 1)
+            leaf.set(j, start: lo, end: hi, approximate: false, first: stamp, last: stamp)
+            finish(leaf, countDelta: 1, pageDelta: hi - lo)
+            return hi - lo
+        }
+        let s0 = leaf.start(j), e1 = leaf.ends[k - 1]
+        if k == j + 1 && s0 <= lo && e1 >= hi { return 0 }
+        var old: UInt64 = 0
+        var first = stamp
+        var approximate = false
+        for t in j..<k {
+            old &+= leaf.length(t)
+            first = Swift.min(first, leaf.firsts[t])
+            approximate = approximate || leaf.isApproximate(t)
+        }
+        let ns = Swift.min(s0, lo), ne = Swift.max(e1, hi)
+        leaf.replaceSlots(j, k, with: 1)
+        leaf.set(j, start: ns, end: ne, approximate: approximate, first: first, last: stamp)
+        let newly = (ne - ns) - old
+        finish(leaf, countDelta: 1 - (k - j), pageDelta: newly)
+        return newly
+    }
+
+    /// The general case of `markShared`, one region at a time by index. O(k log n).
+    private func markSharedAcrossLeaves(lower lo: UInt64, upper hi: UInt64, stamp: UInt32) -> UInt64 {
+        let a = rank(ofFirstRegionEndingAtOrAfter: lo)
+        var merged = SharedRegion(pages: PageRange(lower: lo, upper: hi), firstShared: stamp, lastChange: stamp)
+        var old: UInt64 = 0
+        while a < count {
+            let r = region(at: a)
+            guard r.pages.lower <= hi else { break }
+            if old == 0 && r.pages.lower <= lo && r.pages.upper >= hi { return 0 }  // already shared
+            remove(at: a)
+            old += r.pages.count
             merged.pages = PageRange(lower: Swift.min(merged.pages.lower, r.pages.lower), upper: Swift.max(merged.pages.upper, r.pages.upper))
             merged.firstShared = Swift.min(merged.firstShared, r.firstShared)
             merged.isApproximate = merged.isApproximate || r.isApproximate
         }
-        if !range.isEmpty { out.append(merged) }
-        out.sort { $0.pages.lower < $1.pages.lower }
-        regions = out
-        enforceCap(stamp: stamp)
-        return sharedPages - before
+        insert(merged, at: a)
+        return merged.pages.count - old
     }
 
-    @discardableResult
-    public mutating func markPrivate(_ range: PageRange, stamp: UInt32) -> UInt64 {
-        let before = sharedPages
-        var out: [SharedRegion] = []
-        for r in regions {
-            if !r.pages.overlaps(range) { out.append(r); continue }
-            if r.pages.lower < range.lower {
-                var left = r; left.pages = PageRange(lower: r.pages.lower, upper: range.lower); left.lastChange = stamp; out.append(left)
+    /// See `SharedRegionMap.markPrivate`. Returns the pages newly private.
+    func markPrivate(lower lo: UInt64, upper hi: UInt64, stamp: UInt32) -> UInt64 {
+        let (leaf, j) = descend(endingAtOrAfter: lo + 1)
+        let n = leaf.count
+        var k = j
+        while k < n && leaf.start(k) < hi { k += 1 }
+        if k == n, let next = leaf.next, _Leaf(next).start(0) < hi {
+            return markPrivateAcrossLeaves(lower: lo, upper: hi, stamp: stamp)
+        }
+        if k == j { return 0 }
+        let s0 = leaf.start(j), e1 = leaf.ends[k - 1]
+        var old: UInt64 = 0
+        for t in j..<k { old &+= leaf.length(t) }
+        let keepLeft = s0 < lo, keepRight = e1 > hi
+        let leftApproximate = leaf.isApproximate(j), leftFirst = leaf.firsts[j]
+        let rightApproximate = leaf.isApproximate(k - 1), rightFirst = leaf.firsts[k - 1]
+        let pieces = (keepLeft ? 1 : 0) + (keepRight ? 1 : 0)
+        leaf.replaceSlots(j, k, with: pieces)
+        var slot = j
+        var kept: UInt64 = 0
+        if keepLeft {
+            leaf.set(slot, start: s0, end: lo, approximate: leftApproximate, first: leftFirst, last: stamp)
+            kept += lo - s0
+            slot += 1
+        }
+        if keepRight {
+            leaf.set(slot, start: hi, end: e1, approximate: rightApproximate, first: rightFirst, last: stamp)
+            kept += e1 - hi
+        }
+        let removed = old - kept
+        finish(leaf, countDelta: pieces - (k - j), pageDelta: 0 &- removed)
+        return removed
+    }
+
+    /// The general case of `markPrivate`, one region at a time by index. O(k log n).
+    private func markPrivateAcrossLeaves(lower lo: UInt64, upper hi: UInt64, stamp: UInt32) -> UInt64 {
+        var a = rank(ofFirstRegionEndingAtOrAfter: lo + 1)
+        var removed: UInt64 = 0
+        var right: SharedRegion? = nil
+        while a < count {
+            var r = region(at: a)
+            guard r.pages.lower < hi else { break }
+            removed += r.pages.clamped(to: PageRange(lower: lo, upper: hi)).count
+            if r.pages.upper > hi {
+                var piece = r
+                piece.pages.lower = hi
+                piece.lastChange = stamp
+                right = piece
             }
-            if r.pages.upper > range.upper {
-                var right = r; right.pages = PageRange(lower: range.upper, upper: r.pages.upper); right.lastChange = stamp; out.append(right)
+            if r.pages.lower < lo {
+                r.pages.upper = lo
+                r.lastChange = stamp
+                replace(at: a, with: r)
+                a += 1
+            } else {
+                remove(at: a)
             }
         }
-        regions = out
-        enforceCap(stamp: stamp)
-        return before - sharedPages
+        if let right { insert(right, at: a) }
+        return removed
     }
 
-    private mutating func enforceCap(stamp: UInt32) {
-        peakCount = Swift.max(peakCount, regions.count)
-        while regions.count > regionCap {
-            // Merge the pair with the smallest gap.
-            var best = 0
-            var bestGap = UInt64.max
-            for i in 0..<(regions.count - 1) {
-                let gap = regions[i + 1].pages.lower - regions[i].pages.upper
-                if gap < bestGap { bestGap = gap; best = i }
+    /// Merges the region at `index` with the next one into an approximate span. O(log n).
+    func mergeWithNext(at index: Int, stamp: UInt32) {
+        let next = region(at: index + 1)
+        var r = region(at: index)
+        remove(at: index + 1)
+        r.pages.upper = next.pages.upper
+        r.isApproximate = true
+        r.firstShared = Swift.min(r.firstShared, next.firstShared)
+        r.lastChange = stamp
+        replace(at: index, with: r)
+    }
+
+    private func remove(at index: Int) {
+        let (leaf, j) = descend(toIndex: index)
+        let length = leaf.length(j)
+        leaf.replaceSlots(j, j + 1, with: 0)
+        finish(leaf, countDelta: -1, pageDelta: 0 &- length)
+    }
+
+    private func insert(_ r: SharedRegion, at index: Int) {
+        let (leaf, j) = descend(toIndex: index)
+        leaf.replaceSlots(j, j, with: 1)
+        leaf.set(j, r)
+        finish(leaf, countDelta: 1, pageDelta: r.pages.count)
+    }
+
+    private func replace(at index: Int, with r: SharedRegion) {
+        let (leaf, j) = descend(toIndex: index)
+        let old = leaf.length(j)
+        leaf.set(j, r)
+        finish(leaf, countDelta: 0, pageDelta: r.pages.count &- old)
+    }
+
+    // MARK: Invariants
+
+    /// Full structural check (see `SharedRegionMap.checkInvariants`). Returns whether any region
+    /// is approximate. O(n).
+    func checkInvariants() -> Bool {
+        var previousEnd: UInt64? = nil
+        var leaves: [UnsafeMutableRawPointer] = []
+        var anyApproximate = false
+        var inners = 0
+        func check(_ node: UnsafeMutableRawPointer, level: Int, isRoot: Bool) -> (count: Int, sum: UInt64, lastEnd: UInt64?) {
+            if level == 0 {
+                let leaf = _Leaf(node)
+                let n = leaf.count
+                precondition(n <= _Leaf.capacity, "leaf over capacity: \(n)")
+                precondition(isRoot || n >= _Leaf.minimum, "leaf under minimum: \(n)")
+                leaves.append(node)
+                var sum: UInt64 = 0
+                for j in 0..<n {
+                    let s = leaf.start(j), e = leaf.ends[j]
+                    precondition(s < e && e <= PageRange.maxPage, "bad region \(s)..<\(e)")
+                    if let p = previousEnd { precondition(p < s, "regions overlap or touch at \(p)..\(s)") }
+                    previousEnd = e
+                    sum += e - s
+                    anyApproximate = anyApproximate || leaf.isApproximate(j)
+                }
+                return (n, sum, n > 0 ? leaf.ends[n - 1] : nil)
             }
-            var m = regions[best]
-            m.pages = PageRange(lower: m.pages.lower, upper: regions[best + 1].pages.upper)
-            m.isApproximate = true
-            m.firstShared = Swift.min(m.firstShared, regions[best + 1].firstShared)
-            m.lastChange = stamp
-            regions[best] = m
-            regions.remove(at: best + 1)
-            isApproximate = true
+            inners += 1
+            let inner = _Inner(node)
+            let n = inner.count
+            precondition(n <= _Inner.capacity, "inner node over capacity: \(n)")
+            precondition(isRoot ? n >= 2 : n >= _Inner.minimum, "inner node under minimum: \(n)")
+            var total = 0
+            var sum: UInt64 = 0
+            var last: UInt64? = nil
+            for i in 0..<n {
+                let sub = check(inner.children[i], level: level - 1, isRoot: false)
+                precondition(sub.count == inner.counts[i], "stale count")
+                precondition(sub.sum == inner.sums[i], "stale page sum")
+                precondition(sub.lastEnd == inner.lastEnds[i], "stale last end")
+                total += sub.count
+                sum += sub.sum
+                last = sub.lastEnd
+            }
+            return (total, sum, last)
         }
-    }
-
-    public func region(containing page: UInt64) -> SharedRegion? {
-        regions.first { $0.pages.contains(page) }
-    }
-
-    /// Index of the first region that ends after `page` (the region containing it, or the next one).
-    public func index(ofFirstRegionEndingAfter page: UInt64) -> Int {
-        regions.firstIndex { $0.pages.upper > page } ?? regions.count
-    }
-
-    public func region(at index: Int) -> SharedRegion { regions[index] }
-
-    public func sharedPages(in window: PageRange) -> UInt64 {
-        regions.reduce(0) { $0 + $1.pages.clamped(to: window).count }
-    }
-
-    /// Shared pages in each of `cells` equal slices of `span` (the last slice takes the remainder).
-    public func sharedPagesPerCell(span: PageRange, cells: Int) -> [UInt64] {
-        guard cells > 0 else { return [] }
-        let step = Swift.max(1, span.count / UInt64(cells))
-        return (0..<cells).map { i in
-            let lo = span.lower + UInt64(i) * step
-            let hi = i == cells - 1 ? span.upper : Swift.min(span.upper, lo + step)
-            return lo < hi ? sharedPages(in: PageRange(lower: lo, upper: hi)) : 0
+        let (n, sum, _) = check(root, level: height, isRoot: true)
+        precondition(n == count, "cached count \(count) != \(n)")
+        precondition(sum == sharedPages, "cached shared pages \(sharedPages) != \(sum)")
+        precondition(leaves.count == leafNodes && inners == innerNodes, "node accounting off")
+        var leaf: UnsafeMutableRawPointer? = firstLeaf
+        for l in leaves {
+            precondition(leaf == l, "leaf chain out of order")
+            leaf = _Leaf(l).next
         }
+        precondition(leaf == nil, "leaf chain runs past the last leaf")
+        return anyApproximate
     }
-
-    public var allRegions: [SharedRegion] { regions }
-    public var allocatedBytes: Int { regions.capacity * MemoryLayout<SharedRegion>.stride }
-
-    public func checkInvariants() {}
-}
-
-extension SharedRegionMap: Sequence {
-    public func makeIterator() -> IndexingIterator<[SharedRegion]> { regions.makeIterator() }
 }

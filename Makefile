@@ -1,0 +1,40 @@
+# encmon: the two set-up commands are `make demo` and `make test`; both install what is missing.
+PREFIX ?= /usr/local
+SWIFT ?= swift
+# Debian packages the build and the tests need (ncursesw headers; tmux drives the terminal tests).
+DEB_PACKAGES := libncurses-dev tmux
+
+.PHONY: all build release demo test bench install deps clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product encmon
+
+demo: release
+	.build/release/encmon demo $(ARGS)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark $(ARGS)
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 .build/release/encmon $(DESTDIR)$(PREFIX)/bin/encmon
+
+clean:
+	rm -rf .build Benchmarks/.build

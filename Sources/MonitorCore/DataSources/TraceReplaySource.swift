@@ -1,0 +1,72 @@
+/// Replays a trace file or an encmon recording (any format `TraceLineParser` reads, detected per
+/// line) as an event source. Events come out in file order; `poll` holds back the first event
+/// later than `until` (one event of lookahead), so a replay clock can pace them.
+///
+/// Reading a pipe (`-` = stdin) blocks in `read(2)` until data or end of input arrives.
+public final class TraceReplaySource: EventSource {
+    public let reader: TraceReader
+    private var lookahead: MonitorEvent?
+    private var exhausted = false
+
+    /// Opens `path` (`-` = standard input). Throws `TraceReplayError` naming the path and the
+    /// system's reason.
+    public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize) throws {
+        reader = try TraceReader(path: path, chunkSize: chunkSize)
+    }
+
+    /// Replays bytes in memory (tests).
+    public init(bytes: [UInt8], name: String = "memory", chunkSize: Int = TraceReader.defaultChunkSize) {
+        reader = TraceReader(bytes: bytes, name: name, chunkSize: chunkSize)
+    }
+
+    public func poll(until: EventTime?, limit: Int, into events: inout [MonitorEvent]) throws -> Bool {
+        var delivered = 0
+        while delivered < limit {
+            guard let e = try peek() else { return false }
+            if let until, e.time > until { return true }
+            events.append(e)
+            lookahead = nil
+            delivered += 1
+        }
+        return try peek() != nil
+    }
+
+    public func peekNextTime() throws -> EventTime? {
+        try peek()?.time
+    }
+
+    private func peek() throws -> MonitorEvent? {
+        if let e = lookahead { return e }
+        if exhausted { return nil }
+        lookahead = try reader.next()
+        if lookahead == nil { exhausted = true }
+        return lookahead
+    }
+
+    /// Delivers every remaining event to `body` without intermediate arrays (batch replay).
+    public func readAll(_ body: (MonitorEvent) throws -> Void) throws {
+        if let e = lookahead {
+            lookahead = nil
+            try body(e)
+        }
+        if !exhausted {
+            try reader.forEach(body)
+            exhausted = true
+        }
+    }
+
+    /// The first malformed lines (line number, reason, start of the text), for stderr.
+    public var malformedSamples: [MalformedLine] { reader.malformedSamples }
+    public var skippedLines: UInt64 { reader.counters.skipped }
+    public var counters: TraceReadCounters { reader.counters }
+
+    public var status: SourceStatus {
+        let c = reader.counters
+        let finished = exhausted && lookahead == nil
+        var position = "line \(c.lines)"
+        if let p = c.progress { position += " (\(Int((p * 100).rounded(.down)))%)" }
+        return SourceStatus(kind: .replay, name: reader.name, position: position, lines: c.lines,
+                            skippedLines: c.skipped + c.duplicates, malformedLines: c.malformed,
+                            droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+    }
+}

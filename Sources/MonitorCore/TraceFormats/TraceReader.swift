@@ -1,0 +1,299 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a trace reader has seen so far.
+public struct TraceReadCounters: Sendable, Hashable {
+    /// Lines read, including skipped, malformed and overlong ones.
+    public var lines: UInt64 = 0
+    /// Events produced.
+    public var events: UInt64 = 0
+    /// Lines that are not events: headers, comments, blank lines, other events, other text.
+    public var skipped: UInt64 = 0
+    /// Lines that start like a supported event but do not parse.
+    public var malformed: UInt64 = 0
+    /// QEMU `kvm_convert_memory` lines that repeat the conversion of the line before.
+    public var duplicates: UInt64 = 0
+    /// Events the trace says were lost (LOST / DROPPED lines; unknown counts add 0).
+    public var lostEvents: UInt64 = 0
+    /// Bytes consumed, up to the start of the next line to parse.
+    public var bytesRead: UInt64 = 0
+    /// The file size when the input is a regular file.
+    public var fileSize: UInt64?
+
+    public init() {}
+
+    /// bytesRead / fileSize, or nil for streams.
+    public var progress: Double? {
+        guard let size = fileSize else { return nil }
+        return size == 0 ? 1 : min(1, Double(bytesRead) / Double(size))
+    }
+}
+
+/// A line that starts like a supported event but could not be parsed.
+public struct MalformedLine: Sendable, Hashable, CustomStringConvertible {
+    public var lineNumber: UInt64
+    public var reason: String
+    /// The start of the line (at most `MalformedLine.maxTextLength` bytes, invalid UTF-8 repaired).
+    public var text: String
+
+    public static let maxTextLength = 160
+
+    public init(lineNumber: UInt64, reason: String, text: String) {
+        self.lineNumber = lineNumber; self.reason = reason; self.text = text
+    }
+
+    /// `line 12: kvm_hypercall: bad or missing a1: <text>`
+    public var description: String { "line \(lineNumber): \(reason): \(text)" }
+}
+
+/// Streams trace text or a recording from a file, stdin or memory and turns it into events, with
+/// memory bounded by the chunk size plus the longest line kept, whatever the input size.
+///
+/// Lines are split on raw bytes with `memchr` in large `read(2)` chunks; a line is handed to
+/// `TraceLineParser` as a pointer into the buffer, never as a String. CRLF line ends, a last line
+/// without newline and lines spanning chunks are handled; a line longer than `maxLineLength`
+/// (65536 while reading a recording) is counted as malformed when its start names a supported
+/// event, else skipped, and its remainder is discarded without buffering.
+///
+/// A class because it owns a file descriptor and a buffer.
+public final class TraceReader {
+    public static let defaultChunkSize = 1 << 20
+    public static let defaultMaxLineLength = 4096
+    /// Malformed lines kept as samples; later ones are only counted.
+    public static let malformedSampleLimit = 10
+
+    /// The path as given (`-` for stdin).
+    public let path: String
+    /// For display: the file's name, or `stdin`.
+    public let name: String
+
+    private var core: TraceReaderCore
+
+    /// Opens `path` (`-` = standard input).
+    public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize,
+                maxLineLength: Int = TraceReader.defaultMaxLineLength) throws {
+        self.path = path
+        let fd: Int32
+        let owned: Bool
+        if path == "-" {
+            fd = 0; owned = false; name = "stdin"
+        } else {
+            switch TraceFile.open(path, flags: O_RDONLY) {
+            case .success(let d): fd = d
+            case .failure(let e): throw TraceFileError.cannotOpen(path: path, errno: e.code)
+            }
+            owned = true
+            name = path.split(separator: "/").last.map(String.init) ?? path
+        }
+        core = TraceReaderCore(source: .descriptor(fd, owned: owned), path: path,
+                               chunkSize: chunkSize, maxLineLength: maxLineLength)
+        core.counters.fileSize = TraceFile.regularFileSize(fd)
+    }
+
+    /// Reads from bytes in memory (tests, small inputs); `chunkSize` bytes are handed over per
+    /// "read", so tiny chunks exercise lines spanning chunk boundaries.
+    public init(bytes: [UInt8], name: String = "memory", chunkSize: Int = TraceReader.defaultChunkSize,
+                maxLineLength: Int = TraceReader.defaultMaxLineLength) {
+        self.path = name
+        self.name = name
+        core = TraceReaderCore(source: .memory(bytes), path: name, chunkSize: chunkSize, maxLineLength: maxLineLength)
+        core.counters.fileSize = UInt64(bytes.count)
+    }
+
+    deinit { core.release() }
+
+    public var counters: TraceReadCounters { core.currentCounters }
+    public var malformedSamples: [MalformedLine] { core.samples }
+    /// True once the input is exhausted and every line was handed out.
+    public var isFinished: Bool { core.finished }
+    /// The parser's state (last timestamp, recording mode).
+    public var parser: TraceLineParser { core.parser }
+
+    /// The next event, or nil at the end of the input. Read errors throw `TraceFileError`.
+    public func next() throws -> MonitorEvent? {
+        try core.nextEvent()
+    }
+
+    /// Calls `body` for every remaining event: the fast path for batch replay. `body` must not call
+    /// back into this reader (counters read inside it may lag).
+    public func forEach(_ body: (MonitorEvent) throws -> Void) throws {
+        var local = core
+        defer { core = local }
+        while let e = try local.nextEvent() { try body(e) }
+    }
+}
+
+/// The reader's state as a value, so that the batch loop runs on a local copy (no class property
+/// access per line). The buffer it points to is owned by the `TraceReader`.
+struct TraceReaderCore {
+    enum Input {
+        case descriptor(Int32, owned: Bool)
+        case memory([UInt8])
+    }
+
+    let input: Input
+    let path: String
+    let buffer: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    let chunkSize: Int
+    let maxLineLength: Int
+
+    var start = 0
+    var end = 0
+    var memoryPosition = 0
+    var endOfInput = false
+    var finished = false
+    /// Inside an overlong line already counted: drop bytes up to the next newline.
+    var discarding = false
+    var totalRead: UInt64 = 0
+    var parser = TraceLineParser()
+    var counters = TraceReadCounters()
+    var samples: [MalformedLine] = []
+
+    init(source: Input, path: String, chunkSize: Int, maxLineLength: Int) {
+        input = source
+        self.path = path
+        self.chunkSize = max(1, chunkSize)
+        self.maxLineLength = max(16, maxLineLength)
+        // Room for one chunk after the longest partial line kept (plus its CR and one byte).
+        capacity = self.chunkSize + max(self.maxLineLength, RecordingFormat.maxLineLength) + 2
+        buffer = .allocate(capacity: capacity)
+    }
+
+    func release() {
+        buffer.deallocate()
+        if case .descriptor(let fd, owned: true) = input { TraceFile.close(fd) }
+    }
+
+    var currentCounters: TraceReadCounters {
+        var c = counters
+        c.bytesRead = totalRead - UInt64(end - start)
+        return c
+    }
+
+    @inline(__always)
+    var lineLimit: Int { parser.isReadingRecording ? RecordingFormat.maxLineLength : maxLineLength }
+
+    mutating func nextEvent() throws -> MonitorEvent? {
+        while true {
+            if start < end {
+                if let hit = memchr(buffer + start, Int32(TraceASCII.newline), end - start) {
+                    let nl = UnsafeMutablePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - buffer
+                    let lineStart = start
+                    start = nl + 1
+                    if discarding { discarding = false; continue }
+                    var length = nl - lineStart
+                    if length > 0 && buffer[nl - 1] == TraceASCII.cr { length -= 1 }
+                    counters.lines &+= 1
+                    if length > lineLimit {
+                        overlong(at: lineStart)
+                        continue
+                    }
+                    if let e = consume(lineStart: lineStart, length: length, endsWithNewline: true) { return e }
+                    continue
+                }
+                if discarding {
+                    start = end
+                } else if end - start > lineLimit + 1 {
+                    counters.lines &+= 1
+                    overlong(at: start)
+                    discarding = true
+                    start = end
+                }
+            }
+            if endOfInput {
+                if start < end && !discarding {
+                    let lineStart = start
+                    var length = end - start
+                    start = end
+                    if buffer[lineStart + length - 1] == TraceASCII.cr { length -= 1 }
+                    counters.lines &+= 1
+                    if length > lineLimit {
+                        overlong(at: lineStart)
+                    } else if let e = consume(lineStart: lineStart, length: length, endsWithNewline: false) {
+                        return e
+                    }
+                }
+                start = end
+                finished = true
+                return nil
+            }
+            try refill()
+        }
+    }
+
+    @inline(__always)
+    mutating func consume(lineStart: Int, length: Int, endsWithNewline: Bool) -> MonitorEvent? {
+        if length == 0 {
+            counters.skipped &+= 1
+            return nil
+        }
+        let outcome = parser.parse(TraceLineBytes(base: buffer + lineStart, count: length), endsWithNewline: endsWithNewline)
+        switch outcome {
+        case .event(let e):
+            counters.events &+= 1
+            if case .lostEvents(_, let n) = e { counters.lostEvents &+= n }
+            return e
+        case .skipped:
+            counters.skipped &+= 1
+        case .duplicate:
+            counters.duplicates &+= 1
+        case .malformed(let reason):
+            noteMalformed(reason: reason, lineStart: lineStart, length: length)
+        }
+        return nil
+    }
+
+    mutating func overlong(at lineStart: Int) {
+        let limit = lineLimit
+        let prefix = UnsafeBufferPointer(start: buffer + lineStart, count: limit)
+        if parser.overlongLineIsMalformed(prefix) {
+            noteMalformed(reason: "line longer than \(limit) bytes", lineStart: lineStart, length: limit)
+        } else {
+            counters.skipped &+= 1
+        }
+    }
+
+    mutating func noteMalformed(reason: String, lineStart: Int, length: Int) {
+        counters.malformed &+= 1
+        guard samples.count < TraceReader.malformedSampleLimit else { return }
+        let kept = min(length, MalformedLine.maxTextLength)
+        let text = TraceLineBytes(base: buffer + lineStart, count: kept).text()
+        samples.append(MalformedLine(lineNumber: counters.lines, reason: reason,
+                                     text: kept < length ? text + "…" : text))
+    }
+
+    mutating func refill() throws {
+        if start > 0 {
+            if end > start { memmove(buffer, buffer + start, end - start) }
+            end -= start
+            start = 0
+        }
+        let room = min(chunkSize, capacity - end)
+        switch input {
+        case .descriptor(let fd, _):
+            switch TraceFile.read(fd, into: buffer + end, count: room) {
+            case .success(0): endOfInput = true
+            case .success(let n): end += n; totalRead &+= UInt64(n)
+            case .failure(let e): throw TraceFileError.cannotRead(path: path, errno: e.code)
+            }
+        case .memory(let bytes):
+            let n = min(room, bytes.count - memoryPosition)
+            if n == 0 {
+                endOfInput = true
+            } else {
+                bytes.withUnsafeBufferPointer { src in
+                    (buffer + end).update(from: src.baseAddress! + memoryPosition, count: n)
+                }
+                memoryPosition += n
+                end += n
+                totalRead &+= UInt64(n)
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CNcurses
+
+/// Wall time for pacing frames: monotonic, so a clock change never stalls or races a replay.
+enum WallClock {
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Sleeps up to `seconds` in slices of at most 200 ms. Returns early with the signal when
+    /// SIGINT/SIGTERM/SIGHUP arrives.
+    static func sleep(_ seconds: Double) -> Int32? {
+        let end = now() + seconds
+        while true {
+            if let s = SessionSignalHandlers.pending { return s }
+            let left = end - now()
+            if left <= 0 { return nil }
+            let slice = min(left, 0.2)
+            var ts = timespec(tv_sec: Int(slice), tv_nsec: Int((slice - Double(Int(slice))) * 1e9))
+            nanosleep(&ts, nil)  // EINTR on a signal is fine: the loop checks the flag
+        }
+    }
+}
+
+/// The session's few uses of stdio and the environment.
+enum SessionIO {
+    /// Writes `text` to standard error unbuffered (Swift 6 rejects the `stderr` global, G3).
+    static func writeError(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 { if errno == EINTR { continue } else { return } }
+            offset += n
+        }
+    }
+
+    /// Writes `text` to standard output through stdio and flushes, so a pipe reader sees each frame at once.
+    static func writeFrame(_ text: String) {
+        fputs(text, cn_stdout())
+        fflush(cn_stdout())
+    }
+
+    /// An environment variable, nil when unset.
+    static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import MonitorCore
+
+extension EncmonCommand {
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay a recorded trace through the monitor.",
+            discussion: """
+                FILE may be ftrace 'trace'/'trace_pipe' text, 'trace-cmd report' or 'perf script' output \
+                (kvm:kvm_hypercall, kvm:kvm_vmgexit_msr_protocol_enter), QEMU trace logs \
+                (kvm_hc_map_gpa_range, kvm_convert_memory), kernel logs of the SEV live-migration \
+                patches (page_enc_status_hc), or an encmon recording; '-' reads standard input. \
+                The format is detected line by line.
+
+                On a terminal the trace plays on the monitor screen at --speed; with --json or \
+                --summary (or when stdout is not a terminal) the whole file is read as fast as \
+                possible and a summary is printed.
+                """
+        )
+
+        @Argument(help: ArgumentHelp("Trace file, or '-' for standard input.", valueName: "FILE"))
+        var file: String
+
+        @Flag(help: "Read the whole file and print one JSON object (see the README for its fields).")
+        var json = false
+
+        @Flag(help: "Read the whole file and print a readable summary.")
+        var summary = false
+
+        @Option(help: ArgumentHelp("Trace seconds per wall-clock second on the screen; 'max' for as fast as possible.", valueName: "FACTOR"))
+        var speed: String = "1"
+
+        @OptionGroup(title: "Display") var display: DisplayOptions
+        @OptionGroup(title: "Model") var model: ModelOptions
+
+        func validate() throws {
+            if json && summary { throw ValidationError("choose one of --json and --summary") }
+            _ = try SpeedArgument.parse(speed)
+        }
+
+        func run() throws {
+            let source: TraceReplaySource
+            do { source = try TraceReplaySource(path: file) } catch {
+                throw CommandFailure(message: "\(error)", exitCode: 66)
+            }
+            var monitor = Monitor(configuration: model.configuration)
+            let wholeFile = json || summary || (!display.batch && !StandardOutput.isTerminal)
+            if wholeFile {
+                try readWholeFile(source, into: &monitor)
+                try requireEvents(source)
+                let snapshot = monitor.snapshot()
+                if json {
+                    StandardOutput.write(MonitorSummary.json(snapshot, source: source.status).serialized(pretty: true) + "\n")
+                } else {
+                    StandardOutput.write(MonitorSummary.text(snapshot, source: source.status) + "\n")
+                }
+                reportMalformed(source)
+                return
+            }
+            guard try source.peekNextTime() != nil else {
+                try requireEvents(source)
+                return
+            }
+            var options = display.sessionOptions
+            options.speed = try SpeedArgument.parse(speed)
+            _ = try runMonitorSession(source: source, monitor: &monitor, options: options)
+            reportMalformed(source)
+        }
+
+        /// Batch fast path, with a progress line on stderr when it is a terminal.
+        private func readWholeFile(_ source: TraceReplaySource, into monitor: inout Monitor) throws {
+            let showProgress = StandardError.isTerminal
+            var lastProgress = monotonicSeconds()
+            var n = 0
+            var shown = false
+            try source.readAll { event in
+                monitor.apply(event)
+                n &+= 1
+                if showProgress && n & 0xffff == 0 {
+                    let now = monotonicSeconds()
+                    if now - lastProgress >= 0.5 {
+                        lastProgress = now
+                        shown = true
+                        let s = source.status
+                        StandardError.write("\rencmon: reading \(s.name): \(s.position), \(n) events\u{1b}[K")
+                    }
+                }
+            }
+            if shown { StandardError.write("\r\u{1b}[K") }
+        }
+
+        private func requireEvents(_ source: TraceReplaySource) throws {
+            let c = source.counters
+            guard c.events == 0 else { return }
+            reportMalformed(source)
+            throw CommandFailure(
+                message: "\(source.status.name): no line of any supported format (\(c.lines) lines: \(c.skipped) skipped, \(c.malformed) malformed); "
+                    + "expected kvm_hypercall / kvm_vmgexit_msr_protocol_enter trace lines, QEMU kvm_hc_map_gpa_range lines, "
+                    + "page_enc_status_hc kernel log lines or an encmon recording",
+                exitCode: 65)
+        }
+    }
+}
+
+/// Prints the first malformed lines and the total, naming file and line.
+func reportMalformed(_ source: TraceReplaySource) {
+    let c = source.counters
+    guard c.malformed > 0 else { return }
+    let name = source.status.name
+    for m in source.malformedSamples {
+        StandardError.write("encmon: \(name):\(m.lineNumber): malformed line (\(m.reason)): \(m.text)\n")
+    }
+    if c.malformed > UInt64(source.malformedSamples.count) {
+        StandardError.write("encmon: \(name): \(c.malformed) malformed lines in all (first \(source.malformedSamples.count) shown)\n")
+    } else {
+        StandardError.write("encmon: \(name): \(c.malformed) malformed line\(c.malformed == 1 ? "" : "s") skipped\n")
+    }
+}
+
+enum SpeedArgument {
+    /// `1`, `0.5`, `10x`, `max`.
+    static func parse(_ text: String) throws -> Double {
+        let t = text.lowercased().hasSuffix("x") ? String(text.dropLast()) : text
+        if t.lowercased() == "max" { return .infinity }
+        guard let v = Double(t), v.isFinite, v >= 1.0 / 64, v <= 1_000_000 else {
+            throw ValidationError("--speed must be a factor between 1/64 and 1000000, or 'max', not '\(text)'")
+        }
+        return v
+    }
+}
+
+extension DisplayOptions {
+    var sessionOptions: SessionOptions {
+        SessionOptions(delay: delay, iterations: iterations, batch: batch, asciiOnly: ascii, noColor: noColor, mouse: !noMouse)
+    }
+}

@@ -1,2 +1,0 @@
-import MonitorCore
-print("encmon")
