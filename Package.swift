@@ -29,7 +29,7 @@ let package = Package(
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
         // Depends on the executable so that `swift test` builds the binary first.
-        .testTarget(name: "EndToEndTests", dependencies: ["encmon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["encmon"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -32,9 +32,11 @@ awk 'BEGIN {
   emit(10.5, 1, 12, 1781477377, 1, 0)                   # rejected: unaligned gpa
   emit(20.25, 2, 12, 1781477376, 0, 0)                  # rejected: zero pages
 }
-function rnd(m) { seed = (seed * 1103515245 + 12345) % 2147483648; return int(seed / 65536) % m }
+# printf %x overflows above 2^31 in some awks; gpas go past 4 GiB.
+function hex(v,    s) { if (v == 0) return "0"; s = ""; while (v > 0) { s = substr("0123456789abcdef", v % 16 + 1, 1) s; v = int(v / 16) }; return s }
+function rnd(m) { seed = (seed * 16807) % 2147483647; return int(seed / 7) % m }  # Park-Miller: exact in doubles
 function emit(dt, cpu, nr, a0, a1, a2,    ts) {
   ts = t0 + dt
-  printf "%012.6f       CPU %d/KVM-%d   [%03d] d..1. %5.6f: kvm_hypercall: nr 0x%x a0 0x%x a1 0x%x a2 0x%x a3 0x0\n", ts, cpu, 40515 + cpu, cpu + 4, ts, nr, a0, a1, a2
+  printf "%012.6f        CPU %d/KVM-%d   [%03d] d..1. %12.6f: kvm_hypercall: nr 0x%s a0 0x%s a1 0x%s a2 0x%s a3 0x0\n", ts, cpu, 40515 + cpu, cpu + 4, ts, hex(nr), hex(a0), hex(a1), hex(a2)
   n++
 }' | sort -s -n -k1,1 | cut -d' ' -f2-

@@ -245,7 +245,10 @@ extension SharedRegionMap: Sequence {
 /// firstShared, lastChange. One slot past `capacity` absorbs the transient overflow of an insert.
 struct _Leaf {
     static let capacity = 64
+    /// The fill bound `checkInvariants` enforces for non-root nodes.
     static let minimum = capacity / 2
+    /// Below this a deletion rebalances, which keeps typical fill above 2/3 (memory per region).
+    static let refill = capacity * 2 / 3
     static let slots = capacity + 1
     static let byteCount = 16 + 24 * slots
     static let approximateBit: UInt64 = 1 << 63
@@ -298,13 +301,17 @@ struct _Leaf {
 
     /// First slot whose end is >= `page`, or `count`. O(log capacity).
     @inline(__always) func firstSlot(endingAtOrAfter page: UInt64) -> Int {
-        var lo = 0, hi = count
+        // Branch-free lower bound: random pages make the comparisons unpredictable.
+        let n = count
+        guard n > 0 else { return 0 }
         let e = ends
-        while lo < hi {
-            let mid = (lo &+ hi) >> 1
-            if e[mid] < page { lo = mid &+ 1 } else { hi = mid }
+        var base = 0, length = n
+        while length > 1 {
+            let half = length >> 1
+            base = e[base &+ half] < page ? base &+ half : base
+            length &-= half
         }
-        return lo
+        return base &+ (e[base] < page ? 1 : 0)
     }
 
     /// Replaces slots `i..<j` by `m` uninitialized slots (the caller writes them). O(capacity).
@@ -323,6 +330,7 @@ struct _Leaf {
 struct _Inner {
     static let capacity = 32
     static let minimum = capacity / 2
+    static let refill = capacity * 2 / 3
     static let slots = capacity + 1
     static let byteCount = 16 + 32 * slots
 
@@ -352,10 +360,11 @@ struct _Inner {
 
     /// First child whose subtree ends at or after `page`, or the last child. O(capacity).
     @inline(__always) func child(endingAtOrAfter page: UInt64) -> Int {
+        // Counting instead of stopping early vectorizes and never mispredicts.
         let n = count &- 1
         let e = lastEnds
         var i = 0
-        while i < n && e[i] < page { i &+= 1 }
+        for t in 0..<n { i &+= e[t] < page ? 1 : 0 }
         return i
     }
 }
@@ -535,21 +544,40 @@ final class _RegionTree: @unchecked Sendable {
     func sharedPages(below points: inout [UInt64]) {
         points.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
-            Self.prefixes(root, level: height, points: base, count: buffer.count, offset: 0)
+            Self.prefixes(root, level: height, points: base, count: buffer.count, offset: 0, total: sharedPages)
         }
     }
 
+    /// `offset` is the shared pages before `node`, `total` those inside it.
     private static func prefixes(_ node: UnsafeMutableRawPointer, level: Int,
-                                 points: UnsafeMutablePointer<UInt64>, count: Int, offset: UInt64) {
+                                 points: UnsafeMutablePointer<UInt64>, count: Int, offset: UInt64, total: UInt64) {
         if level == 0 {
             let leaf = _Leaf(node)
             let n = leaf.count
-            var j = 0
-            var sum = offset
+            if count > 2 {
+                // Many points: one merge of points and regions.
+                var j = 0
+                var sum = offset
+                for p in 0..<count {
+                    let x = points[p]
+                    while j < n && leaf.ends[j] <= x { sum &+= leaf.length(j); j += 1 }
+                    points[p] = j < n && leaf.start(j) < x ? sum &+ (x &- leaf.start(j)) : sum
+                }
+                return
+            }
+            // Few points: binary search, then sum the lengths from the nearer end of the leaf.
             for p in 0..<count {
                 let x = points[p]
-                while j < n && leaf.ends[j] <= x { sum &+= leaf.length(j); j += 1 }
-                points[p] = j < n && leaf.start(j) < x ? sum &+ (x - leaf.start(j)) : sum
+                let j = leaf.firstSlot(endingAtOrAfter: x &+ 1)
+                var below: UInt64 = 0
+                if j <= n / 2 {
+                    for t in 0..<j { below &+= leaf.length(t) }
+                } else {
+                    below = total
+                    for t in j..<n { below &-= leaf.length(t) }
+                }
+                if j < n && leaf.start(j) < x { below &+= x &- leaf.start(j) }
+                points[p] = offset &+ below
             }
             return
         }
@@ -568,7 +596,7 @@ final class _RegionTree: @unchecked Sendable {
                 let limit = inner.lastEnds[i]
                 while q < count && points[q] < limit { q += 1 }
             }
-            prefixes(inner.children[i], level: level - 1, points: points + p, count: q - p, offset: sum)
+            prefixes(inner.children[i], level: level - 1, points: points + p, count: q - p, offset: sum, total: inner.sums[i])
             p = q
         }
     }
@@ -635,11 +663,15 @@ final class _RegionTree: @unchecked Sendable {
             level += 1
         }
         let n = leaf.count
-        if n > _Leaf.capacity || (n < _Leaf.minimum && height > 0) { rebalance() }
+        if n > _Leaf.capacity || (n < _Leaf.refill && height > 0) { rebalance() }
     }
 
     private static func capacity(_ level: Int) -> Int { level == 0 ? _Leaf.capacity : _Inner.capacity }
+    private static func refill(_ level: Int) -> Int { level == 0 ? _Leaf.refill : _Inner.refill }
     private static func minimum(_ level: Int) -> Int { level == 0 ? _Leaf.minimum : _Inner.minimum }
+    /// A sibling takes part of an overflowing node only if it has this much room, so that each
+    /// O(capacity) spill buys several cheap inserts.
+    private static func spillRoom(_ level: Int) -> Int { level == 0 ? 8 : 4 }
     private static func count(_ node: UnsafeMutableRawPointer, _ level: Int) -> Int {
         level == 0 ? _Leaf(node).count : _Inner(node).count
     }
@@ -655,12 +687,12 @@ final class _RegionTree: @unchecked Sendable {
             let cap = Self.capacity(level)
             var parentChanged = false
             if n > cap {
-                // Overflow: spill into a sibling with room, else split two full nodes into three.
-                let room = cap / 8
-                if c > 0 && Self.count(parent.children[c - 1], level) <= cap - room {
-                    redistribute(parent, childLevel: level, first: c - 1, count: 2, into: 2)
-                } else if c + 1 < parent.count && Self.count(parent.children[c + 1], level) <= cap - room {
-                    redistribute(parent, childLevel: level, first: c, count: 2, into: 2)
+                // Overflow: spill into the emptier sibling when it has room, else split two full
+                // nodes into three.
+                let left = c > 0 ? Self.count(parent.children[c - 1], level) : Int.max
+                let right = c + 1 < parent.count ? Self.count(parent.children[c + 1], level) : Int.max
+                if Swift.min(left, right) <= cap - Self.spillRoom(level) {
+                    redistribute(parent, childLevel: level, first: left <= right ? c - 1 : c, count: 2, into: 2)
                 } else if parent.count > 1 {
                     redistribute(parent, childLevel: level, first: c > 0 ? c - 1 : c, count: 2, into: 3)
                     parentChanged = true
@@ -668,16 +700,35 @@ final class _RegionTree: @unchecked Sendable {
                     redistribute(parent, childLevel: level, first: c, count: 1, into: 2)
                     parentChanged = true
                 }
-            } else if n < Self.minimum(level) {
-                // Underflow: merge with a sibling when both fit in one node, else share evenly.
-                let first = c > 0 ? c - 1 : c
-                if first + 1 < parent.count {
-                    let total = Self.count(parent.children[first], level) + Self.count(parent.children[first + 1], level)
-                    if total <= cap {
-                        redistribute(parent, childLevel: level, first: first, count: 2, into: 1)
+            } else if n < Self.refill(level) {
+                // Underflow below 2/3: borrow from the fuller sibling when that brings both to
+                // 2/3; else merge three nodes into two (or share among the three when they do not
+                // fit in two); a lone pair merges into one when it fits. Siblings hold at least
+                // `minimum`, so every result does too.
+                let pc = parent.count
+                let refill = Self.refill(level)
+                let left = c > 0 ? Self.count(parent.children[c - 1], level) : -1
+                let right = c + 1 < pc ? Self.count(parent.children[c + 1], level) : -1
+                let sibling = left >= right ? c - 1 : c + 1
+                let siblingCount = Swift.max(left, right)
+                if n + siblingCount >= 2 * refill {
+                    redistribute(parent, childLevel: level, first: Swift.min(c, sibling), count: 2, into: 2)
+                } else if pc >= 3 {
+                    let first = Swift.max(0, Swift.min(c - 1, pc - 3))
+                    var total = 0
+                    for t in first..<(first + 3) { total += Self.count(parent.children[t], level) }
+                    if total <= 2 * cap {
+                        redistribute(parent, childLevel: level, first: first, count: 3, into: 2)
                         parentChanged = true
                     } else {
-                        redistribute(parent, childLevel: level, first: first, count: 2, into: 2)
+                        redistribute(parent, childLevel: level, first: first, count: 3, into: 3)
+                    }
+                } else if pc == 2 {
+                    if n + siblingCount <= cap {
+                        redistribute(parent, childLevel: level, first: 0, count: 2, into: 1)
+                        parentChanged = true
+                    } else if n < Self.minimum(level) {
+                        redistribute(parent, childLevel: level, first: 0, count: 2, into: 2)
                     }
                 }
             }

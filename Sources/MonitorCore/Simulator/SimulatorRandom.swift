@@ -30,7 +30,7 @@ struct SimulatorRandom: RandomNumberGenerator, Sendable {
     }
 
     /// Exponential with the given mean: gaps of a Poisson process.
-    mutating func exponential(mean: Double) -> Double { -mean * log1pNeg(unit()) }
+    mutating func exponential(mean: Double) -> Double { mean * log1pNeg(unit()) }
 
     /// Log-uniform in lo ... hi: lifetimes spread over orders of magnitude (ms to s).
     mutating func logUniform(_ lo: Double, _ hi: Double) -> Double {

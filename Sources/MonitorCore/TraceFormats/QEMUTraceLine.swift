@@ -1,6 +1,5 @@
 /// The identity of a QEMU conversion, to recognise the `kvm_convert_memory` line that repeats the
 /// `kvm_hc_map_gpa_range` before it (target/i386/kvm/kvm.c calls one from the other).
-@usableFromInline
 struct QEMUConversionKey: Sendable, Hashable {
     var start: UInt64
     var size: UInt64
@@ -37,6 +36,20 @@ extension TraceLineParser {
             return (t, tid)
         }
         return (lastTime, -1)
+    }
+
+    /// Other QEMU trace events (`kvm_run_exit`, ...) carry the time too: remember it for lines
+    /// without a prefix.
+    mutating func noteQEMUPrefixTime(_ l: TraceLineBytes) {
+        let s = l.skipSpaces(from: 0)
+        guard s < l.count, l[s] &- TraceASCII.zero < 10 else { return }
+        if let (_, e) = l.decimal(at: s), e < l.count, l[e] == TraceASCII.at,
+           let colon = l.find(TraceASCII.colon, from: e + 1), let t = l.time(from: e + 1, to: colon) {
+            lastTime = t
+        } else if l.count - s >= 20, l[s + 4] == TraceASCII.dash, l[s + 10] == UInt8(ascii: "T"),
+                  let (t, _) = l.isoTime(at: s) {
+            lastTime = t
+        }
     }
 
     /// Whether the event name at `k` stands alone (start of line, or after a space, `:` or `)`)

@@ -10,15 +10,20 @@ import Darwin
 ///
 /// Every scan is bounds-checked against `count` by hand; the subscript itself is not, so the hot
 /// path costs no traps. Indices are plain `Int` offsets from `base`.
-@usableFromInline
 struct TraceLineBytes {
-    @usableFromInline let base: UnsafePointer<UInt8>
-    @usableFromInline let count: Int
+    let base: UnsafePointer<UInt8>
+    let count: Int
+    /// Bytes from `base` that may be loaded (>= count): the reader's buffer has slack after every
+    /// line, so word loads near the end of a line stay inside it. Bytes past `count` are never
+    /// taken as part of the line.
+    let readable: Int
 
-    @inlinable @inline(__always)
-    init(base: UnsafePointer<UInt8>, count: Int) { self.base = base; self.count = count }
+    @inline(__always)
+    init(base: UnsafePointer<UInt8>, count: Int, readable: Int? = nil) {
+        self.base = base; self.count = count; self.readable = max(count, readable ?? count)
+    }
 
-    @inlinable @inline(__always)
+    @inline(__always)
     subscript(i: Int) -> UInt8 { base[i] }
 
     @inline(__always)
@@ -72,7 +77,20 @@ struct TraceLineBytes {
     @inline(__always)
     func has(_ literal: StaticString, at i: Int) -> Bool {
         let m = literal.utf8CodeUnitCount
-        return i >= 0 && i + m <= count && memcmp(base + i, literal.utf8Start, m) == 0
+        guard i >= 0 && i + m <= count else { return false }
+        let q = literal.utf8Start
+        var k = 0
+        while k < m {
+            if base[i &+ k] != q[k] { return false }
+            k &+= 1
+        }
+        return true
+    }
+
+    /// Eight bytes at `i` as a little-endian word; the caller checks `i + 8 <= count`.
+    @inline(__always)
+    func word(at i: Int) -> UInt64 {
+        UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
     }
 
     /// Whether `start ..< end` spells `literal` exactly.
@@ -101,6 +119,51 @@ struct TraceLineBytes {
             i &+= 1
         }
         return i > start ? (v, i) : nil
+    }
+
+    /// 1 to 16 lower-case hex digits at `i`, eight at a time (SWAR); nil for none or more than 16.
+    @inline(__always)
+    func hex16(at i: Int) -> (value: UInt64, end: Int)? {
+        guard i &+ 16 <= readable else {
+            guard let (v, e) = hex(at: i), e &- i <= 16 else { return nil }
+            return (v, e)
+        }
+        let (v, c) = Self.hexWord(word(at: i), limit: count &- i)
+        if c < 8 { return c > 0 ? (v, i &+ c) : nil }
+        let j = i &+ 8
+        let (v2, c2) = Self.hexWord(word(at: j), limit: count &- j)
+        if c2 == 8 {
+            let k = j &+ 8
+            if k < count, Self.isLowerHexDigit(base[k]) { return nil }
+        }
+        return (c2 == 0 ? v : v &<< UInt64(4 &* c2) | v2, j &+ c2)
+    }
+
+    @inline(__always)
+    static func isLowerHexDigit(_ c: UInt8) -> Bool { c &- TraceASCII.zero < 10 || c &- TraceASCII.lowerA < 6 }
+
+    /// The value of the leading lower-case hex digits of eight bytes (first byte = most significant
+    /// digit), at most `limit` of them, and how many there were.
+    @inline(__always)
+    static func hexWord(_ w: UInt64, limit: Int) -> (value: UInt64, digits: Int) {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let w7 = w & ~high  // bytes >= 0x80 are excluded below; this keeps the adds carry-free
+        let atLeast0 = w7 &+ (0x80 - 0x30) &* ones
+        let above9 = w7 &+ (0x7f - 0x39) &* ones
+        let atLeastA = w7 &+ (0x80 - 0x61) &* ones
+        let aboveF = w7 &+ (0x7f - 0x66) &* ones
+        let digit = ((atLeast0 & ~above9) | (atLeastA & ~aboveF)) & ~w & high
+        var c = (~digit & high).trailingZeroBitCount &>> 3
+        if c > limit { c = limit }
+        if c <= 0 { return (0, 0) }
+        // '0'-'9' -> 0-9, 'a'-'f' -> 10-15 (bit 6 marks the letters), first digit into the top.
+        var n = (w & 0x0f0f_0f0f_0f0f_0f0f) &+ ((w &>> 6) & ones) &* 9
+        n = n.byteSwapped &>> UInt64(64 &- 8 &* c)
+        n = (n | n &>> 4) & 0x00ff_00ff_00ff_00ff
+        n = (n | n &>> 8) & 0x0000_ffff_0000_ffff
+        n = (n | n &>> 16) & 0x0000_0000_ffff_ffff
+        return (n, c)
     }
 
     /// `0x` followed by hex digits.
@@ -219,25 +282,25 @@ struct TraceLineBytes {
     }
 }
 
-@usableFromInline
+
 enum TraceASCII {
-    @usableFromInline static let space = UInt8(ascii: " ")
-    @usableFromInline static let tab = UInt8(ascii: "\t")
-    @usableFromInline static let newline = UInt8(ascii: "\n")
-    @usableFromInline static let cr = UInt8(ascii: "\r")
-    @usableFromInline static let zero = UInt8(ascii: "0")
-    @usableFromInline static let lowerA = UInt8(ascii: "a")
-    @usableFromInline static let lowerX = UInt8(ascii: "x")
-    @usableFromInline static let dot = UInt8(ascii: ".")
-    @usableFromInline static let colon = UInt8(ascii: ":")
-    @usableFromInline static let comma = UInt8(ascii: ",")
-    @usableFromInline static let hash = UInt8(ascii: "#")
-    @usableFromInline static let dash = UInt8(ascii: "-")
-    @usableFromInline static let slash = UInt8(ascii: "/")
-    @usableFromInline static let openBracket = UInt8(ascii: "[")
-    @usableFromInline static let closeBracket = UInt8(ascii: "]")
-    @usableFromInline static let openParen = UInt8(ascii: "(")
-    @usableFromInline static let closeParen = UInt8(ascii: ")")
-    @usableFromInline static let equals = UInt8(ascii: "=")
-    @usableFromInline static let at = UInt8(ascii: "@")
+    static let space = UInt8(ascii: " ")
+    static let tab = UInt8(ascii: "\t")
+    static let newline = UInt8(ascii: "\n")
+    static let cr = UInt8(ascii: "\r")
+    static let zero = UInt8(ascii: "0")
+    static let lowerA = UInt8(ascii: "a")
+    static let lowerX = UInt8(ascii: "x")
+    static let dot = UInt8(ascii: ".")
+    static let colon = UInt8(ascii: ":")
+    static let comma = UInt8(ascii: ",")
+    static let hash = UInt8(ascii: "#")
+    static let dash = UInt8(ascii: "-")
+    static let slash = UInt8(ascii: "/")
+    static let openBracket = UInt8(ascii: "[")
+    static let closeBracket = UInt8(ascii: "]")
+    static let openParen = UInt8(ascii: "(")
+    static let closeParen = UInt8(ascii: ")")
+    static let equals = UInt8(ascii: "=")
+    static let at = UInt8(ascii: "@")
 }

@@ -32,8 +32,8 @@ public struct TraceLineParser: Sendable {
 
     /// A QEMU `kvm_hc_map_gpa_range` that became a conversion; the next event line, if it is the
     /// matching `kvm_convert_memory`, is the same conversion.
-    @usableFromInline var pendingQEMU: QEMUConversionKey?
-    @usableFromInline var setPendingThisLine = false
+    var pendingQEMU: QEMUConversionKey?
+    var setPendingThisLine = false
 
     public init() {}
 
@@ -54,10 +54,20 @@ public struct TraceLineParser: Sendable {
         return s.withUTF8 { parse($0, endsWithNewline: endsWithNewline) }
     }
 
+    /// The reader's first try for every line: an ftrace `kvm_hypercall` line straight to its event,
+    /// without the outcome wrapper. nil: call `parse(_:endsWithNewline:triedFastPath:)`.
     @inline(__always)
-    mutating func parse(_ l: TraceLineBytes, endsWithNewline: Bool) -> TraceLineOutcome {
+    mutating func fastEvent(_ l: TraceLineBytes) -> MonitorEvent? {
+        guard !isReadingRecording, l[0] != TraceASCII.hash, let anchor = Self.ftraceAnchor(l),
+              let e = fastHypercall(l, anchor: anchor) else { return nil }
+        pendingQEMU = nil
+        return e
+    }
+
+    @inline(__always)
+    mutating func parse(_ l: TraceLineBytes, endsWithNewline: Bool, triedFastPath: Bool = false) -> TraceLineOutcome {
         setPendingThisLine = false
-        let outcome = dispatch(l, endsWithNewline: endsWithNewline)
+        let outcome = dispatch(l, endsWithNewline: endsWithNewline, triedFastPath: triedFastPath)
         if pendingQEMU != nil && !setPendingThisLine {
             switch outcome {
             case .event, .malformed: pendingQEMU = nil
@@ -68,13 +78,13 @@ public struct TraceLineParser: Sendable {
     }
 
     @inline(__always)
-    mutating func dispatch(_ l: TraceLineBytes, endsWithNewline: Bool) -> TraceLineOutcome {
+    mutating func dispatch(_ l: TraceLineBytes, endsWithNewline: Bool, triedFastPath: Bool) -> TraceLineOutcome {
         let c0 = l[0]
         if c0 == TraceASCII.hash { return .skipped }
         if isReadingRecording || c0 == UInt8(ascii: "e") {
             if let o = recordingLine(l, endsWithNewline: endsWithNewline) { return o }
         }
-        if let anchor = Self.ftraceAnchor(l) { return ftraceLine(l, anchor: anchor) }
+        if let anchor = Self.ftraceAnchor(l) { return ftraceLine(l, anchor: anchor, triedFastPath: triedFastPath) }
         return otherLine(l)
     }
 
@@ -126,9 +136,10 @@ public struct TraceLineParser: Sendable {
         return nil
     }
 
-    @usableFromInline enum TraceEventKind { case hypercall, msrProtocol, uprobe }
+    enum TraceEventKind { case hypercall, msrProtocol }
 
-    mutating func ftraceLine(_ l: TraceLineBytes, anchor: (open: Int, after: Int)) -> TraceLineOutcome {
+    mutating func ftraceLine(_ l: TraceLineBytes, anchor: (open: Int, after: Int), triedFastPath: Bool = false) -> TraceLineOutcome {
+        if !triedFastPath, let fast = fastHypercall(l, anchor: anchor) { return .event(fast) }
         let n = l.count
         // Optional flags / latency column, then the time token ending in ':'.
         var i = l.skipSpaces(from: anchor.after)
@@ -178,8 +189,94 @@ public struct TraceLineParser: Sendable {
         switch kind {
         case .hypercall: return hypercall(l, payload: payload, time: time, pid: pid, vcpu: vcpu)
         case .msrProtocol: return msrProtocol(l, payload: payload, time: time, pid: pid)
-        case .uprobe: return .skipped
         }
+    }
+
+    /// The common case in one pass: a well-formed `kvm_hypercall` line of ftrace, trace-cmd or
+    /// perf with single spaces in the payload, hex values of at most 16 digits and a timestamp of
+    /// at most 15 digits. nil as soon as anything differs: the general path then decides, so this
+    /// only has to be right when it answers.
+    @inline(__always)
+    mutating func fastHypercall(_ l: TraceLineBytes, anchor: (open: Int, after: Int)) -> MonitorEvent? {
+        let n = l.count
+        let p = l.base
+        var i = anchor.after
+        while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        if i < n && p[i] &- TraceASCII.zero >= 10 {  // flags / latency column
+            while i < n && p[i] != TraceASCII.space { i &+= 1 }
+            while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        }
+        // sec[.frac] as one integer and a power of ten: exact below 2^53 (15 digits).
+        let ts = i
+        var total: UInt64 = 0
+        var scale: UInt64 = 1
+        while i < n {
+            let d = p[i] &- TraceASCII.zero
+            if d >= 10 { break }
+            total = total &* 10 &+ UInt64(d)
+            i &+= 1
+        }
+        if i == ts { return nil }
+        var digits = i &- ts
+        if i < n && p[i] == TraceASCII.dot {
+            i &+= 1
+            let fs = i
+            while i < n {
+                let d = p[i] &- TraceASCII.zero
+                if d >= 10 { break }
+                total = total &* 10 &+ UInt64(d)
+                scale &*= 10
+                i &+= 1
+            }
+            if i == fs { return nil }
+            digits &+= i &- fs
+        }
+        guard digits <= 15, i &+ 16 < n, p[i] == TraceASCII.colon, p[i &+ 1] == TraceASCII.space else { return nil }
+        i &+= 2
+        while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        // "kvm_hypercall: " or perf's "kvm:kvm_hypercall: "
+        guard i &+ 16 <= n else { return nil }
+        let w0 = l.word(at: i), w1 = l.word(at: i &+ 8)
+        if w0 == 0x6570_7968_5f6d_766b && w1 & 0x00ff_ffff_ffff_ffff == 0x20_3a6c_6c61_6372 {  // "kvm_hype" "rcall: "
+            i &+= 15
+        } else if w0 == 0x5f6d_766b_3a6d_766b && w1 == 0x6c61_6372_6570_7968 && l.has("l: ", at: i &+ 16) {  // "kvm:kvm_" "hypercal"
+            i &+= 19
+        } else {
+            return nil
+        }
+        while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        // "nr 0x<hex>" then " aK 0x<hex>" for K = 0...3
+        guard i &+ 8 <= n, l.word(at: i) & 0xff_ffff_ffff == 0x78_3020_726e else { return nil }
+        i &+= 5
+        var values: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+        for k in 0..<5 {
+            if k > 0 {
+                let key: UInt64 = 0x7830_2030_6120 &+ (UInt64(k &- 1) << 16)  // " aK 0x"
+                if i &+ 8 <= n {
+                    guard l.word(at: i) & 0xffff_ffff_ffff == key else { return nil }
+                } else {
+                    guard i &+ 6 <= n else { return nil }
+                    for b in 0..<6 where p[i &+ b] != UInt8(truncatingIfNeeded: key >> (8 * UInt64(b))) { return nil }
+                }
+                i &+= 6
+            }
+            guard let (v, e) = l.hex16(at: i) else { return nil }
+            i = e
+            switch k {
+            case 0: values.0 = v
+            case 1: values.1 = v
+            case 2: values.2 = v
+            case 3: values.3 = v
+            default: values.4 = v
+            }
+        }
+        guard i == n || l.onlyBlanks(from: i) else { return nil }
+        guard let (pid, vcpu) = Self.pidAndVcpu(l, anchorOpen: anchor.open) else { return nil }
+        let time = Double(total) / Double(scale)
+        lastTime = time
+        if values.0 != MapGPARangeRequest.hypercallNumber { return .otherHypercall(time: time, number: values.0) }
+        return MapGPARangeRequest(gpa: values.1, pageCount: values.2, attributes: values.3)
+            .event(time: time, vcpu: vcpu, pid: pid, path: .hypercall)
     }
 
     /// An ftrace-shaped line whose columns after the cpu do not parse.
@@ -192,39 +289,61 @@ public struct TraceLineParser: Sendable {
     /// vcpu: n from a comm `CPU n/KVM`, else -1.
     @inline(__always)
     static func pidAndVcpu(_ l: TraceLineBytes, anchorOpen: Int) -> (Int32, Int32)? {
-        var j = anchorOpen - 1
-        while j >= 0 && l[j] == TraceASCII.space { j -= 1 }
+        var j = anchorOpen &- 1
+        while j >= 0 && l[j] == TraceASCII.space { j &-= 1 }
         if j >= 0 && l[j] == TraceASCII.closeParen {
-            while j >= 0 && l[j] != TraceASCII.openParen { j -= 1 }
-            j -= 1
-            while j >= 0 && l[j] == TraceASCII.space { j -= 1 }
+            while j >= 0 && l[j] != TraceASCII.openParen { j &-= 1 }
+            j &-= 1
+            while j >= 0 && l[j] == TraceASCII.space { j &-= 1 }
         }
-        let digitsEnd = j + 1
-        while j >= 0 && l[j] &- TraceASCII.zero < 10 { j -= 1 }
-        let digitsStart = j + 1
-        guard digitsStart < digitsEnd, digitsEnd - digitsStart <= 10,
-              let (pid, _) = l.decimal(at: digitsStart), pid <= UInt64(Int32.max) else { return nil }
+        // Digits right to left, at most 10 (pid_t).
+        let digitsEnd = j &+ 1
+        var pid: UInt64 = 0
+        var scale: UInt64 = 1
+        while j >= 0 {
+            let d = l[j] &- TraceASCII.zero
+            if d >= 10 { break }
+            pid &+= UInt64(d) &* scale
+            scale &*= 10
+            j &-= 1
+        }
+        let digits = digitsEnd &- j &- 1
+        guard digits > 0, digits <= 10, pid <= UInt64(Int32.max) else { return nil }
         // Comm ends before the '-' (ftrace) or the blanks (perf); perf's "pid/tid" has more digits.
         var commEnd: Int
         if j >= 0 && l[j] == TraceASCII.dash {
             commEnd = j
         } else {
             if j >= 0 && l[j] == TraceASCII.slash {
-                j -= 1
-                while j >= 0 && l[j] &- TraceASCII.zero < 10 { j -= 1 }
+                j &-= 1
+                while j >= 0 && l[j] &- TraceASCII.zero < 10 { j &-= 1 }
             }
-            while j >= 0 && l[j] == TraceASCII.space { j -= 1 }
-            commEnd = j + 1
+            while j >= 0 && l[j] == TraceASCII.space { j &-= 1 }
+            commEnd = j &+ 1
         }
-        let commStart = l.skipSpaces(from: 0)
-        return (Int32(pid), vcpuFromComm(l, from: commStart, to: commEnd))
+        return (Int32(pid), vcpuFromComm(l, end: commEnd))
     }
 
-    /// QEMU names vCPU threads `CPU %d/KVM` (accel/kvm/kvm-accel-ops.c).
+    /// QEMU names vCPU threads `CPU %d/KVM` (accel/kvm/kvm-accel-ops.c): the comm ending at `e`
+    /// must be exactly that, after the line start or padding blanks.
     @inline(__always)
-    static func vcpuFromComm(_ l: TraceLineBytes, from s: Int, to e: Int) -> Int32 {
-        guard e - s >= 9, l.has("CPU ", at: s), l.has("/KVM", at: e - 4),
-              let (v, end) = l.decimal(at: s + 4), end == e - 4, v <= UInt64(Int32.max) else { return -1 }
+    static func vcpuFromComm(_ l: TraceLineBytes, end e: Int) -> Int32 {
+        guard e >= 9, l[e &- 4] == TraceASCII.slash, l[e &- 3] == UInt8(ascii: "K"),
+              l[e &- 2] == UInt8(ascii: "V"), l[e &- 1] == UInt8(ascii: "M") else { return -1 }
+        var j = e &- 5
+        var v: UInt64 = 0
+        var scale: UInt64 = 1
+        while j >= 0 {
+            let d = l[j] &- TraceASCII.zero
+            if d >= 10 { break }
+            v &+= UInt64(d) &* scale
+            scale &*= 10
+            j &-= 1
+        }
+        let digits = e &- 5 &- j
+        guard digits > 0, digits <= 9, j >= 3, l[j] == TraceASCII.space, l[j &- 1] == UInt8(ascii: "U"),
+              l[j &- 2] == UInt8(ascii: "P"), l[j &- 3] == UInt8(ascii: "C"),
+              j == 3 || l[j &- 4] == TraceASCII.space else { return -1 }
         return Int32(v)
     }
 
@@ -343,6 +462,7 @@ public struct TraceLineParser: Sendable {
         if let k = l.find("kvm_hc_map_gpa_range") { return qemuMapGPARange(l, at: k) }
         if let k = l.find("kvm_convert_memory") { return qemuConvertMemory(l, at: k) }
         if let k = l.find("page_enc_status_hc") { return pageEncStatus(l, at: k) }
+        noteQEMUPrefixTime(l)
         return .skipped
     }
 

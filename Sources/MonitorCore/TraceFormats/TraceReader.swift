@@ -162,8 +162,12 @@ struct TraceReaderCore {
         self.maxLineLength = max(16, maxLineLength)
         // Room for one chunk after the longest partial line kept (plus its CR and one byte).
         capacity = self.chunkSize + max(self.maxLineLength, RecordingFormat.maxLineLength) + 2
-        buffer = .allocate(capacity: capacity)
+        // + wordSlack: word loads at the end of the last line stay inside the allocation.
+        buffer = .allocate(capacity: capacity + Self.wordSlack)
+        buffer.initialize(repeating: 0, count: capacity + Self.wordSlack)
     }
+
+    static let wordSlack = 16
 
     func release() {
         buffer.deallocate()
@@ -233,7 +237,12 @@ struct TraceReaderCore {
             counters.skipped &+= 1
             return nil
         }
-        let outcome = parser.parse(TraceLineBytes(base: buffer + lineStart, count: length), endsWithNewline: endsWithNewline)
+        let line = TraceLineBytes(base: buffer + lineStart, count: length, readable: capacity + Self.wordSlack - lineStart)
+        if let e = parser.fastEvent(line) {
+            counters.events &+= 1
+            return e
+        }
+        let outcome = parser.parse(line, endsWithNewline: endsWithNewline, triedFastPath: true)
         switch outcome {
         case .event(let e):
             counters.events &+= 1

@@ -59,12 +59,15 @@ public struct ScreenLayout: Sendable, Hashable {
         let migrationActive = snapshot.migration.isActive
         let window = state.effectiveWindow(span: snapshot.guestSpan)
         let sideBySide = width >= sideBySideWidth && (natural || height >= 20)
+        let leftWidth = min(max(64, width * 45 / 100), 90)
+        let rightWidth = width - leftWidth - 1
+        let columnWidth = sideBySide ? rightWidth : width
 
         // What each panel needs and wants.
         let ratesNatural = 1 + RatesPanel.lineCount(snapshot: snapshot)
-        let costNatural = 1 + CostPanel.lineCount(snapshot: snapshot, width: sideBySide ? width / 2 : width)
+        let costNatural = 1 + CostPanel.lineCount(snapshot: snapshot, width: columnWidth)
         let passTable = migrationActive ? MigrationPanel.passTableRows(snapshot: snapshot) : 0
-        let migrationSummary = migrationActive ? 1 + MigrationPanel.summaryLines(snapshot: snapshot, width: sideBySide ? width / 2 : width) : 0
+        let migrationSummary = migrationActive ? 1 + max(1, MigrationPanel.summaryLines(snapshot: snapshot, width: columnWidth)) : 0
         let regionNatural = 2 + min(max(1, snapshot.regions.count), natural ? 20 : 12)
         let labelWidth = width >= 48 ? Hex.address(max(1, window.upper) << GuestPage.shift).count + 1 : 0
         let mapColumns = width - labelWidth
@@ -89,17 +92,16 @@ public struct ScreenLayout: Sendable, Hashable {
         }
 
         if sideBySide {
-            let leftWidth = min(max(64, width * 45 / 100), 90)
-            let rightWidth = width - leftWidth - 1
             var right: [Slot] = [Slot(.rates, min: 3, natural: ratesNatural, rank: 3)]
             right.append(Slot(.cost, min: 2, natural: costNatural, rank: 1))
             if migrationActive {
-                right.append(Slot(.migration, min: migrationSummary, natural: migrationSummary + (passTable > 0 ? 1 + passTable : 0), rank: 4))
+                right.append(Slot(.migration, min: min(3, migrationSummary), natural: migrationSummary + (passTable > 0 ? 1 + passTable : 0), rank: 4))
             }
             let rightNatural = right.reduce(0) { $0 + $1.natural }
             let bottomNatural = natural ? max(regionNatural, rightNatural) : max(regionNatural, rightNatural)
             let top = Slot.allocate([Slot(.map, min: 3, natural: mapNatural, rank: 9, grow: 2, max: mapMax),
-                                     Slot(.bottom, min: 3, natural: bottomNatural, rank: 8, grow: 3)],
+                                     Slot(.bottom, min: 3, natural: bottomNatural, rank: 8, grow: 3,
+                                          max: max(2 + max(1, snapshot.regions.count), rightNatural))],
                                     rows: natural ? mapNatural + bottomNatural : bodyRows)
             guard let mapRows = top[.map] else { l.tooSmall = true; return l }
             place(.map, PanelRect(x: 0, y: y, width: width, height: mapRows)); y += mapRows
@@ -112,17 +114,17 @@ public struct ScreenLayout: Sendable, Hashable {
             }
         } else {
             var slots = [Slot(.map, min: 3, natural: mapNatural, rank: 9, grow: 2, max: mapMax),
-                         Slot(.regions, min: 3, natural: regionNatural, rank: 8, grow: 3),
+                         Slot(.regions, min: 3, natural: regionNatural, rank: 8, grow: 3, max: 2 + max(1, snapshot.regions.count)),
                          Slot(.rates, min: 3, natural: min(ratesNatural, natural ? 99 : 5), rank: 3, max: ratesNatural)]
             if migrationActive {
-                slots.append(Slot(.migration, min: migrationSummary, natural: migrationSummary + (passTable > 0 ? 1 + passTable : 0), rank: 4))
+                slots.append(Slot(.migration, min: min(3, migrationSummary), natural: migrationSummary + (passTable > 0 ? 1 + passTable : 0), rank: 4))
             }
             slots.append(Slot(.cost, min: 2, natural: costNatural, rank: 1))
             let got = Slot.allocate(slots, rows: natural ? slots.reduce(0) { $0 + $1.natural } : bodyRows)
             guard got[.map] != nil else { l.tooSmall = true; return l }
             for s in slots { if let h = got[s.id] { place(s.id, PanelRect(x: 0, y: y, width: width, height: h)); y += h } }
         }
-        if let m = l.migration { l.migrationPassRows = max(0, m.height - migrationSummary - 1) }
+        if let m = l.migration { l.migrationPassRows = min(passTable, max(0, m.height - migrationSummary - 1)) }
         if footerRows > 0 { l.footer = PanelRect(x: 0, y: height - 1, width: width, height: 1) }
         if let m = l.map {
             let rows = max(0, m.height - 2)

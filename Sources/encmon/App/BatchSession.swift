@@ -19,20 +19,15 @@ struct BatchSession {
     let source: any EventSource
     let options: SessionOptions
     private var pump = EventPump()
-    private var state = ViewState()
+    private let charset: Charset
     private let width: Int
-    private let height: Int
 
     init(source: any EventSource, options: SessionOptions) {
         self.source = source
         self.options = options
         width = options.batchWidth ?? SessionIO.environment("COLUMNS").flatMap(Int.init).map { min(200, max(100, $0)) } ?? 120
-        height = options.batchHeight ?? SessionIO.environment("LINES").flatMap(Int.init).map { max(24, $0) } ?? 50
         setlocale(LC_ALL, "")
-        state.charset = CursesTerminal.currentCodesetIsUTF8() && !options.asciiOnly ? .unicode : .ascii
-        state.color = false
-        let clocked = source.status.kind.isClocked
-        state.speed = clocked ? (options.speed ?? 1) : nil
+        charset = CursesTerminal.currentCodesetIsUTF8() && !options.asciiOnly ? .unicode : .ascii
     }
 
     private var delay: Double { options.delay > 0 ? options.delay : 1 }
@@ -106,12 +101,12 @@ struct BatchSession {
         let snapshot = monitor.snapshot()
         var status = source.status
         if pump.exhausted { status.finished = true }
-        var text: String
+        let text: String
         if let format = options.batchFrameFormatter {
             text = format(snapshot, status)
         } else {
-            text = Screen.render(snapshot, source: status, state: state, width: width, height: height).text
-            while text.hasSuffix("\n") { text.removeLast() }
+            // Every panel at its natural height: batch output has no screen to fit.
+            text = BatchReport.render(snapshot: snapshot, source: status, width: width, charset: charset)
         }
         SessionIO.writeFrame((first || options.batchFrameFormatter != nil ? "" : "\n") + text + "\n")
     }

@@ -36,7 +36,8 @@ struct EventPump {
 enum ReplaySpeed {
     static let minimum = 1.0 / 64
     static let maximum = 4096.0
-    static func faster(_ s: Double) -> Double { s.isFinite ? min(maximum, s * 2) : s }
+    /// A speed given on the command line above the maximum (or `max`) is kept by `>`.
+    static func faster(_ s: Double) -> Double { s >= maximum ? s : min(maximum, s * 2) }
     static func slower(_ s: Double) -> Double { s.isFinite ? max(minimum, s / 2) : maximum }
 }
 

@@ -33,8 +33,8 @@ struct InteractiveSession {
         self.terminal = terminal
         self.options = options
         clocked = source.status.kind.isClocked
-        speed = max(0, options.speed ?? 1)
-        if speed == 0 { speed = 1 }
+        let requested = options.speed ?? 1
+        speed = requested > 0 ? requested : 1
         state.charset = terminal.charset
         state.color = terminal.color
         state.speed = clocked ? speed : nil
@@ -90,10 +90,18 @@ struct InteractiveSession {
         if clocked {
             if clock == nil { clock = try source.peekNextTime() }
             if !state.paused, !pump.exhausted, speed.isFinite, let c = clock { clock = c + dt * speed }
-            let until = speed.isFinite ? clock : nil
+            // Speed `max` reads as fast as it can, except while paused (then only a step moves the clock).
+            let until = speed.isFinite || state.paused ? clock : nil
             let caughtUp = try pump.pump(source, into: &monitor, until: until)
-            // Only once every event up to the clock is in: the model never goes back in time.
-            if caughtUp, !pump.exhausted, let c = until { monitor.advance(to: c) }
+            if !caughtUp || until == nil {
+                // The clock never runs ahead of the work done, so a pause stops the replay at
+                // once instead of after the backlog; the effective speed is what the CPU manages.
+                // While paused the clock is a step's target and stays until it is reached.
+                if !state.paused, monitor.origin != nil { clock = monitor.now }
+            } else if !pump.exhausted, let c = until {
+                // Every event up to the clock is in: idle time passes in the model too.
+                monitor.advance(to: c)
+            }
             return caughtUp
         }
         if let c = liveClock { liveClock = c + dt }

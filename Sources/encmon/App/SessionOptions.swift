@@ -19,10 +19,9 @@ struct SessionOptions {
     var mouse = true
     /// `--json`: implies batch mode; each frame is what `batchFrameFormatter` returns.
     var json = false
-    /// Columns and rows of a batch text frame; nil: `COLUMNS` (clamped to 100...200) or 120,
-    /// and `LINES` (at least 24) or 50.
+    /// Columns of a batch text frame (panels take their natural height); nil: `COLUMNS`
+    /// clamped to 100...200, or 120.
     var batchWidth: Int? = nil
-    var batchHeight: Int? = nil
     /// Writes one batch frame instead of the text panels (the CLI's JSON writer plugs in here).
     /// Its result is printed as is, followed by a newline.
     var batchFrameFormatter: ((MonitorSnapshot, SourceStatus) -> String)? = nil

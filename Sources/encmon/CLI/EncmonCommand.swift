@@ -46,7 +46,7 @@ struct DisplayOptions: ParsableArguments {
     @Option(name: [.short, .customLong("delay")], help: ArgumentHelp("Seconds between screen refreshes (like top).", valueName: "SECONDS"))
     var delay: Double = 1
 
-    @Option(name: [.short, .customLong("iterations")], help: ArgumentHelp("Stop after N refreshes.", valueName: "N"))
+    @Option(name: [.customShort("n"), .customLong("iterations")], help: ArgumentHelp("Stop after N refreshes.", valueName: "N"))
     var iterations: Int?
 
     @Flag(name: [.short, .customLong("batch")], help: "Print text snapshots instead of the screen (like top -b). Chosen automatically when stdout is not a terminal or TERM is unset or dumb.")

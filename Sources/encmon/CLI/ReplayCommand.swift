@@ -63,8 +63,9 @@ extension EncmonCommand {
             }
             var options = display.sessionOptions
             options.speed = try SpeedArgument.parse(speed)
-            _ = try runMonitorSession(source: source, monitor: &monitor, options: options)
+            let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
             reportMalformed(source)
+            try outcome.exitIfSignalled()
         }
 
         /// Batch fast path, with a progress line on stderr when it is a terminal.
@@ -120,8 +121,9 @@ func reportMalformed(_ source: TraceReplaySource) {
 enum SpeedArgument {
     /// `1`, `0.5`, `10x`, `max`.
     static func parse(_ text: String) throws -> Double {
-        let t = text.lowercased().hasSuffix("x") ? String(text.dropLast()) : text
-        if t.lowercased() == "max" { return .infinity }
+        let lower = text.lowercased()
+        if lower == "max" { return .infinity }
+        let t = lower.hasSuffix("x") ? String(lower.dropLast()) : lower
         guard let v = Double(t), v.isFinite, v >= 1.0 / 64, v <= 1_000_000 else {
             throw ValidationError("--speed must be a factor between 1/64 and 1000000, or 'max', not '\(text)'")
         }
@@ -132,5 +134,12 @@ enum SpeedArgument {
 extension DisplayOptions {
     var sessionOptions: SessionOptions {
         SessionOptions(delay: delay, iterations: iterations, batch: batch, asciiOnly: ascii, noColor: noColor, mouse: !noMouse)
+    }
+}
+
+extension SessionOutcome {
+    /// A session ended by SIGINT, SIGTERM or SIGHUP exits like a shell reports it: 128 + signal.
+    func exitIfSignalled() throws {
+        if case .signal(let n) = self { throw ExitCode(128 + n) }
     }
 }

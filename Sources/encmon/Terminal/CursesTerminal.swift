@@ -137,7 +137,11 @@ final class CursesTerminal {
                     (attr, pair) = attributes(cell.style)
                 }
                 var v = cell.scalar.value
-                if v < 0x20 || v == 0x7f || (charset == .ascii && v > 0x7e) { v = charset == .ascii && v > 0x7e ? 0x3f : 0x20 }
+                if v < 0x20 || v == 0x7f {
+                    v = 0x20  // a control character would move the cursor
+                } else if v > 0x7e, charset == .ascii {
+                    v = 0x3f  // "?": the view drew a non-ASCII character although told not to
+                }
                 // Writing the bottom-right cell makes curses report ERR (the cursor cannot advance); it is drawn anyway.
                 _ = cn_mvadd_wchar(window, Int32(y), Int32(x), wchar_t(bitPattern: v), attr, pair)
             }

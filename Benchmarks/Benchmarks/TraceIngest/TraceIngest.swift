@@ -1,0 +1,127 @@
+// Trace ingest: a 4-million-line mixed ftrace file of kvm_hypercall lines (BenchmarkSupport's
+// TraceGenerator, cached in $TMPDIR, every line one event). Each benchmark times the I/O floor in
+// the same iteration, outside the measured region, and reports its time ratio to it; the reference
+// parser's benchmark times encmon's two parse paths on the same bytes and reports their speed-up
+// (and checks that all three parsers produce the same events).
+import Benchmark
+import BenchmarkSupport
+import MonitorCore
+
+enum Metric {
+    static let megabytesPerSecond = BenchmarkMetric.custom("MB/s", polarity: .prefersLarger, useScalingFactor: false)
+    static let keventsPerSecond = BenchmarkMetric.custom("kevents/s", polarity: .prefersLarger, useScalingFactor: false)
+    /// Subject time / I/O floor time, x100 (target: <= 500).
+    static let floorRatio = BenchmarkMetric.custom("time vs I/O floor (x100)", polarity: .prefersSmaller, useScalingFactor: false)
+    static let floorMegabytesPerSecond = BenchmarkMetric.custom("I/O floor MB/s", polarity: .prefersLarger, useScalingFactor: false)
+    /// Reference parser time / encmon time on the same bytes in the same iteration, x100.
+    static let parseSpeedup = BenchmarkMetric.custom("TraceLineParser speed-up vs this (x100)", polarity: .prefersLarger, useScalingFactor: false)
+    static let readerSpeedup = BenchmarkMetric.custom("TraceReader speed-up vs this (x100)", polarity: .prefersLarger, useScalingFactor: false)
+}
+
+/// Reports throughput and the two ratios for one iteration of a subject that took `seconds`.
+func report(_ b: Benchmark, fixture: TraceFixture, events: Int, seconds: Double, floor: Double) {
+    b.measurement(Metric.megabytesPerSecond, Int(fixture.megabytes / seconds))
+    b.measurement(Metric.keventsPerSecond, Int(Double(events) / seconds / 1e3))
+    b.measurement(Metric.floorRatio, Int((seconds / floor * 100).rounded()))
+    b.measurement(Metric.floorMegabytesPerSecond, Int(fixture.megabytes / floor))
+}
+
+let ingestMetrics: [BenchmarkMetric] = [
+    .wallClock, .peakMemoryResident, .mallocCountTotal,
+    Metric.megabytesPerSecond, Metric.keventsPerSecond, Metric.floorRatio, Metric.floorMegabytesPerSecond,
+    Metric.parseSpeedup, Metric.readerSpeedup,
+]
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: ingestMetrics,
+        timeUnits: .milliseconds,
+        warmupIterations: 1,
+        maxDuration: .seconds(20),
+        maxIterations: 5
+    )
+
+    // Baseline 1: the I/O floor. Its own ratio is 1 by definition; reported for the table.
+    Benchmark("Ingest 4M lines: I/O floor (read 1 MiB chunks, count newlines)") { b in
+        let fixture = TraceFixture.shared
+        b.startMeasurement()
+        let (lines, seconds) = timed { IOFloor.countLines(path: fixture.path) }
+        b.stopMeasurement()
+        blackHole(lines)
+        if lines != fixture.lineCount { b.error("I/O floor counted \(lines) lines, expected \(fixture.lineCount)") }
+        report(b, fixture: fixture, events: lines, seconds: seconds, floor: seconds)
+    }
+
+    // Baseline 2: the obvious parser (String lines, split, radix 16), with encmon's two parse paths
+    // timed on the same bytes in the same iteration for the speed-up.
+    Benchmark("Ingest 4M lines: reference parser (String, split, radix 16)",
+              configuration: .init(metrics: ingestMetrics, timeUnits: .milliseconds, warmupIterations: 0,
+                                   maxDuration: .seconds(30), maxIterations: 2)) { b in
+        let fixture = TraceFixture.shared
+        let bytes = fixture.load()
+        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
+        let (parsed, parseSeconds) = timed { ParseOnly.parse(bytes) }
+        let (read, readSeconds) = timed { () -> IngestTally in
+            var t = IngestTally()
+            try! TraceReader(path: fixture.path).forEach { t.add($0) }
+            return t
+        }
+        b.startMeasurement()
+        let (tally, seconds) = timed { ReferenceParser.parse(path: fixture.path) }
+        b.stopMeasurement()
+        blackHole(tally)
+        if parsed != tally || read != tally { b.error("reference \(tally), TraceLineParser \(parsed), TraceReader \(read)") }
+        report(b, fixture: fixture, events: tally.events, seconds: seconds, floor: floor)
+        b.measurement(Metric.parseSpeedup, Int((seconds / parseSeconds * 100).rounded()))
+        b.measurement(Metric.readerSpeedup, Int((seconds / readSeconds * 100).rounded()))
+    }
+
+    // Parse only: bytes already in memory, memchr line split + TraceLineParser.parse. The floor is
+    // still the file's (read(2) of the same bytes), timed in the same iteration.
+    Benchmark("Ingest 4M lines: parse only, in memory (TraceLineParser)") { b in
+        let fixture = TraceFixture.shared
+        let bytes = fixture.load()
+        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
+        b.startMeasurement()
+        let (tally, seconds) = timed { ParseOnly.parse(bytes) }
+        b.stopMeasurement()
+        blackHole(tally)
+        if tally.events != fixture.lineCount { b.error("TraceLineParser: \(tally) from \(fixture.lineCount) lines") }
+        report(b, fixture: fixture, events: tally.events, seconds: seconds, floor: floor)
+    }
+
+    // Read + parse: TraceReader over the file (read(2), memchr split, parse), no model.
+    Benchmark("Ingest 4M lines: read+parse (TraceReader.forEach)") { b in
+        let fixture = TraceFixture.shared
+        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
+        b.startMeasurement()
+        let (tally, seconds) = timed { () -> IngestTally in
+            var t = IngestTally()
+            let reader = try! TraceReader(path: fixture.path)
+            try! reader.forEach { t.add($0) }
+            return t
+        }
+        b.stopMeasurement()
+        blackHole(tally)
+        if tally.events != fixture.lineCount { b.error("TraceReader: \(tally) from \(fixture.lineCount) lines") }
+        report(b, fixture: fixture, events: tally.events, seconds: seconds, floor: floor)
+    }
+
+    // Parse + apply: what `encmon replay FILE --json` does before printing.
+    Benchmark("Ingest 4M lines: read+parse+apply (TraceReplaySource.readAll -> Monitor)") { b in
+        let fixture = TraceFixture.shared
+        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
+        b.startMeasurement()
+        let (monitor, seconds) = timed { () -> Monitor in
+            var m = Monitor()
+            let source = try! TraceReplaySource(path: fixture.path)
+            try! source.readAll { m.apply($0) }
+            return m
+        }
+        b.stopMeasurement()
+        blackHole(monitor.regions.count)
+        let events = Int(monitor.totals.events)
+        if events != fixture.lineCount { b.error("Monitor applied \(events) events from \(fixture.lineCount) lines") }
+        report(b, fixture: fixture, events: events, seconds: seconds, floor: floor)
+    }
+}

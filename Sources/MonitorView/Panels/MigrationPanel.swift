@@ -1,0 +1,98 @@
+import MonitorCore
+
+/// Live migration, shown only while one is tracked: status and pass, RAM sent/remaining/total
+/// as a bar, dirty rate against bandwidth, pages re-sent because their encryption state
+/// changed, the resync cost, (expected) downtime, and a per-pass table when there is room.
+enum MigrationPanel {
+    static let maxPassRows = 6
+
+    static func detailSegments(_ s: MonitorSnapshot, theme: Theme) -> [(String, CellStyle)] {
+        var segs: [(String, CellStyle)] = []
+        let m = s.migration
+        if let p = m.latest {
+            let dirtyBytes = p.dirtyPagesPerSecond * Double(GuestPage.size)
+            segs.append(("dirty \(DisplayFormat.rate(p.dirtyPagesPerSecond)) pg/s (\(ByteFormat.human(dirtyBytes))/s)", .plain))
+            let converging = p.bandwidthBytesPerSecond <= 0 || dirtyBytes < p.bandwidthBytesPerSecond
+            segs.append(("vs bandwidth \(ByteFormat.human(p.bandwidthBytesPerSecond))/s", converging ? .plain : theme.warning))
+            if !converging { segs.append(("dirtying faster than sending", theme.warning)) }
+            if let d = p.downtimeSeconds {
+                let done = p.status == .completed
+                segs.append(((done ? "downtime " : "expected downtime ") + millis(d), done ? theme.value : .plain))
+            }
+        }
+        if let last = m.passes.last {
+            if let r = last.record {
+                segs.append(("pass \(r.pass): re-sent \(DisplayFormat.count(r.pagesResentForEncryption)) pg for encryption changes (\(DisplayFormat.count(r.pagesChangedState)) changed state)", theme.partialCell))
+                segs.append(("resync bitmap \(DisplayFormat.bytes(r.resyncBitmapBytes)) vs ranges \(DisplayFormat.bytes(r.resyncRangeListBytes))", .plain))
+            }
+            segs.append(("observed state changes at pass \(last.pass): \(DisplayFormat.count(last.observedStateChanges)) pg, \(DisplayFormat.count(UInt64(last.regionsAtSync))) regions", .plain))
+        }
+        return segs
+    }
+
+    /// Rows below the title: the bar, then the detail flow.
+    static func summaryLines(snapshot: MonitorSnapshot, width: Int) -> Int {
+        (snapshot.migration.latest == nil ? 0 : 1) + Flow.rows(detailSegments(snapshot, theme: Theme(color: false)).map(\.0), width: max(1, width - 1))
+    }
+
+    static func passTableRows(snapshot: MonitorSnapshot) -> Int { min(maxPassRows, snapshot.migration.passes.count) }
+
+    static func draw(_ s: MonitorSnapshot, passRows: Int, into g: inout CellGrid, rect: PanelRect, theme: Theme, glyphs: Glyphs) {
+        let m = s.migration
+        var title = " Migration"
+        if let p = m.latest {
+            title += "  \(p.status.rawValue)  pass \(p.pass)"
+            if let note = p.note { title += "  " + note }
+        } else if let last = m.passes.last {
+            title += "  pass \(last.pass)"
+        }
+        let failed = m.latest.map { $0.status == .failed || $0.status == .cancelled } ?? false
+        g.titleBar(title, in: rect, style: failed ? theme.error.merged(into: theme.title) : theme.title)
+        guard rect.height > 1 else { return }
+        var row = 1
+        if let p = m.latest {
+            let total = max(p.ramTotalBytes, 1)
+            let frac = min(1, Double(p.ramTransferredBytes) / Double(total))
+            var text = " \(DisplayFormat.percent(frac))  sent \(DisplayFormat.bytes(p.ramTransferredBytes))  left \(DisplayFormat.bytes(p.ramRemainingBytes))  of \(DisplayFormat.bytes(p.ramTotalBytes))"
+            var barWidth = min(40, rect.width - text.unicodeScalars.count - 7)
+            if barWidth < 8 {
+                text = " \(DisplayFormat.percent(frac)) of \(DisplayFormat.bytes(p.ramTotalBytes)), \(DisplayFormat.bytes(p.ramRemainingBytes)) left"
+                barWidth = min(40, rect.width - text.unicodeScalars.count - 7)
+            }
+            var x = g.put(" RAM ", in: rect, row: row, style: theme.label)
+            if barWidth >= 5 {
+                x = g.put("[", in: rect, col: x, row: row)
+                let done = Int((frac * Double(barWidth)).rounded(.down))
+                for i in 0..<barWidth {
+                    g.set(i < done ? glyphs.barDone : glyphs.barLeft, in: rect, col: x + i, row: row, style: i < done ? theme.barDone : theme.barLeft)
+                }
+                x = g.put("]", in: rect, col: x + barWidth, row: row)
+            }
+            g.put(text, in: rect, col: x, row: row, style: .plain)
+            row += 1
+        }
+        let detailRect = PanelRect(x: rect.x + 1, y: rect.y + row, width: rect.width - 1, height: max(0, rect.height - row - (passRows > 0 ? passRows + 1 : 0)))
+        row += g.flow(detailSegments(s, theme: theme), in: detailRect)
+        guard passRows > 0, row < rect.height else { return }
+        let cols = ["pass", "sent", "shared", "dirtied", "re-sent", "changed", "seen", "bitmap", "ranges"]
+        let widths = [5, 8, 8, 8, 8, 8, 8, 9, 9]
+        var x = 1
+        for (c, w) in zip(cols, widths) { g.put(DisplayFormat.padLeft(c, w), in: rect, col: x, row: row, style: theme.label); x += w + 1 }
+        row += 1
+        for p in m.passes.suffix(min(passRows, rect.height - row)) {
+            let r = p.record
+            let name = r?.isStopAndCopy == true ? "stop" : String(p.pass)
+            func n(_ v: UInt64?) -> String { v.map { DisplayFormat.count($0) } ?? "-" }
+            func b(_ v: UInt64?) -> String { v.map { DisplayFormat.bytes($0) } ?? "-" }
+            let cells = [name, n(r?.pagesSent), n(r?.sharedPagesSent), n(r?.pagesDirtied), n(r?.pagesResentForEncryption),
+                         n(r?.pagesChangedState), n(p.observedStateChanges), b(r?.resyncBitmapBytes), b(r?.resyncRangeListBytes)]
+            x = 1
+            for (c, w) in zip(cells, widths) { g.put(DisplayFormat.padLeft(c, w), in: rect, col: x, row: row); x += w + 1 }
+            row += 1
+        }
+    }
+
+    static func millis(_ s: Double) -> String {
+        s < 1 ? ByteFormat.formatFixed(s * 1000, digits: 0) + " ms" : ByteFormat.formatFixed(s, digits: 2) + " s"
+    }
+}

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# End-to-end test of encmon's full-screen view: runs the built binary in a private tmux server at
+# a fixed size, drives it with keys, resizes and signals, and reads the screen back.
+#   scripts/tui-e2e.sh BIN FIXTURE      (BIN: the encmon binary; FIXTURE: an ftrace text trace)
+# Prints one line per check and "N passed, M failed"; exits non-zero when a check failed.
+# Pattern (docs: swift-ncurses-notes §4, G7, G8): private socket, -f /dev/null, poll with timeouts
+# instead of fixed sleeps, a wrapper shell that prints [exit=N] and stays alive so the restored
+# terminal can be inspected, kill-server + rm of the socket on exit.
+set -euo pipefail
+BIN=${1:?usage: tui-e2e.sh BIN FIXTURE}
+FIXTURE=${2:?usage: tui-e2e.sh BIN FIXTURE}
+BIN=$(realpath -- "$BIN"); FIXTURE=$(realpath -- "$FIXTURE")
+[[ -x $BIN ]] || { echo "tui-e2e: binary '$BIN' not found or not executable"; exit 2; }
+[[ -r $FIXTURE ]] || { echo "tui-e2e: fixture '$FIXTURE' not readable"; exit 2; }
+command -v tmux >/dev/null || { echo "tui-e2e: tmux is not installed (apt-get install -y tmux)"; exit 2; }
+export LANG=C.UTF-8 LC_ALL=C.UTF-8    # CI may have no locale: wc -m, grep and tmux need UTF-8
+unset NO_COLOR TMUX
+SOCK=$(mktemp -u /tmp/encmon-e2e.XXXXXX)
+WORK=$(mktemp -d /tmp/encmon-e2e-work.XXXXXX)
+T() { tmux -S "$SOCK" -f /dev/null "$@"; }
+cleanup() { T kill-server 2>/dev/null || true; rm -f "$SOCK"; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+S=e2e   # the session the helpers act on
+HISTORY=""   # "-S -": wait_for also searches lines scrolled off the pane (batch output)
+screen() { T capture-pane -p -t "$S" "$@"; }
+# Everything below the header line (the header may show a clock or the replay position).
+body() { screen | tail -n +2; }
+wait_for() {  # wait_for REGEX [timeout_s]: poll the pane text until it matches
+  local re=$1 deadline=$(( $(date +%s) + ${2:-10} ))
+  until screen $HISTORY | grep -qE -- "$re"; do
+    (( $(date +%s) < deadline )) || { echo "  TIMEOUT waiting for /$re/ in $S:"; screen | grep -v '^$' | sed 's/^/  | /'; return 1; }
+    sleep 0.1
+  done
+}
+wait_change() {  # wait_change FILE [timeout_s]: poll until body() differs from FILE
+  local old=$1 deadline=$(( $(date +%s) + ${2:-5} ))
+  until ! body | cmp -s - "$old"; do
+    (( $(date +%s) < deadline )) || { echo "  TIMEOUT: screen did not change"; return 1; }
+    sleep 0.1
+  done
+}
+wait_same() {  # wait_same FILE [timeout_s]: poll until body() equals FILE again
+  local old=$1 deadline=$(( $(date +%s) + ${2:-5} ))
+  until body | cmp -s - "$old"; do
+    (( $(date +%s) < deadline )) || { echo "  TIMEOUT: screen did not return to:"; sed 's/^/  | /' "$old" | grep -v '^  | $'; return 1; }
+    sleep 0.1
+  done
+}
+wait_stable() {  # wait until two captures 0.2 s apart are identical (the replay has settled)
+  local deadline=$(( $(date +%s) + ${2:-10} )) a b
+  a=$(body); sleep 0.2; b=$(body)
+  until [[ $a == "$b" ]]; do
+    (( $(date +%s) < deadline )) || { echo "  TIMEOUT: screen never settled"; return 1; }
+    a=$b; sleep 0.2; b=$(body)
+  done
+}
+pass=0 fail=0
+check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
+not() { ! "$@"; }
+has_colour() { screen -e | grep -qE $'\e\\[([0-9]+;)*3[0-7]m'; }   # an SGR foreground colour
+has_non_ascii() { screen | LC_ALL=C grep -q $'[\x80-\xff]'; }
+restored() { [[ "$(T display -p -t "$S" '#{alternate_on} #{cursor_flag} #{keypad_cursor_flag}')" == "0 1 0" ]]; }
+tty_same() { screen -S - | grep -q '\[tty=same\]'; }
+app_pid() { pgrep -P "$(T display -p -t "$S" '#{pane_pid}')" -x "$(basename "$BIN")" | head -1; }
+# start NAME ARGS...: run BIN ARGS in a new 120x40 session NAME, wrapped in a shell that records
+# the tty modes, prints the exit status and whether the modes came back, then stays alive.
+# `trap : INT` keeps the wrapper alive through C-c (the app still gets the default disposition).
+start() {
+  S=$1; shift
+  local cmd; cmd=$(printf '%q ' "$BIN" "$@")
+  T new-session -d -s "$S" -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL=C.UTF-8 \
+    "trap : INT; before=\$(stty -g); $cmd; echo \"[exit=\$?]\"; [ \"\$(stty -g)\" = \"\$before\" ] && echo '[tty=same]'; exec sleep 300"
+}
+finish() { T kill-session -t "$S" 2>/dev/null || true; }
+
+NAME=$(basename "$FIXTURE")
+# A session that outlives the others: killing the last session makes the server exit, and the
+# next new-session would race with it ("server exited unexpectedly").
+T new-session -d -s keeper -x 20 -y 5 "exec sleep 600"
+
+# 1. Full-screen view, keys, resize, q.  --speed 4096: the 30 s fixture ends at once, so the
+#    screen is static afterwards and every change below comes from a key.
+start main replay "$FIXTURE" --speed 4096
+check "header shows the source"          wait_for "$NAME"
+check "alternate screen on, cursor off"  test "$(T display -p -t main '#{alternate_on} #{cursor_flag}')" = "1 0"
+check "replay reaches the end (finished)" wait_for '[Ff]inished|100%' 10
+check "map panel present"                wait_for '[Mm]ap' 2
+check "regions panel present"            wait_for '[Rr]egions' 2
+check "colours drawn (SGR 30-37)"        has_colour
+wait_stable || true
+body > "$WORK/before-sort"
+T send-keys -t main s
+check "s changes the region sort"        wait_change "$WORK/before-sort"
+wait_stable || true; body > "$WORK/before-zoom"
+T send-keys -t main +
+check "+ zooms the map"                  wait_change "$WORK/before-zoom"
+wait_stable || true; body > "$WORK/before-help"
+T send-keys -t main '?'
+check "? shows the help overlay"         wait_for '[Hh]elp|[Kk]eys' 5
+body > "$WORK/help"
+T send-keys -t main '?'
+check "? again closes the help"          wait_same "$WORK/before-help"
+
+T resize-window -t main -x 80 -y 24
+check "80x24: re-laid out to 80 columns" wait_for "$NAME"
+check "80x24: no line wider than 80"     test "$(screen | wc -L)" -le 80
+check "80x24: 24 rows"                   test "$(screen | wc -l)" -eq 24
+T resize-window -t main -x 40 -y 12
+sleep 0.3
+check "40x12: still running"             test -n "$(app_pid)"
+T resize-window -t main -x 20 -y 5
+sleep 0.3
+check "20x5: still running"              test -n "$(app_pid)"
+T resize-window -t main -x 1 -y 1
+sleep 0.3
+check "1x1: still running"               test -n "$(app_pid)"
+T resize-window -t main -x 120 -y 40
+check "back to 120x40: header again"     wait_for "$NAME"
+
+T send-keys -t main q
+check "q exits with status 0"            wait_for '\[exit=0\]'
+check "q: terminal restored"             restored
+check "q: tty modes restored"            tty_same
+finish
+
+# 2. Idle CPU: a finished replay waiting for keys must not spin.
+start idle replay "$FIXTURE" --speed 4096
+wait_for "$NAME" >/dev/null
+wait_for '[Ff]inished|100%' 10 >/dev/null || true
+pid=$(app_pid)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+t0=$(ticks "$pid"); sleep 1; t1=$(ticks "$pid")
+check "idle: under 5% CPU ($((t1 - t0)) ticks in 1 s)" test $((t1 - t0)) -le 5
+T send-keys -t idle q
+wait_for '\[exit=' >/dev/null || true
+finish
+
+# 3. SIGTERM and C-c restore the terminal; the exit status is reported.
+for sig in TERM INT HUP; do
+  start "sig$sig" replay "$FIXTURE"
+  wait_for "$NAME" >/dev/null || true
+  if [[ $sig == INT ]]; then T send-keys -t "$S" C-c; else kill -"$sig" "$(app_pid)"; fi
+  check "SIG$sig: exits and reports a status" wait_for '\[exit=[0-9]+\]'
+  echo "  (SIG$sig: $(screen | grep -oE '\[exit=[0-9]+\]'))"
+  check "SIG$sig: terminal restored"     restored
+  check "SIG$sig: tty modes restored"    tty_same
+  finish
+done
+
+# 4. NO_COLOR and --ascii.
+S=nocolor
+T new-session -d -s nocolor -x 120 -y 40 "env NO_COLOR=1 $(printf '%q ' "$BIN" replay "$FIXTURE" --speed 4096 --ascii); exec sleep 300"
+wait_for "$NAME" >/dev/null || true
+wait_stable || true
+check "NO_COLOR: no colours"             not has_colour
+check "--ascii: only ASCII on screen"    not has_non_ascii
+finish
+
+# 5. --iterations (top -n; the CLI spells it -i today): the view stops by itself after N frames.
+start iter replay "$FIXTURE" --iterations 2 -d 0.2
+check "--iterations 2: exits with status 0"        wait_for '\[exit=0\]'
+check "--iterations 2: terminal restored"          restored
+finish
+
+# 6. Batch output when stdout is a pipe: text frames, no escape codes, fast.
+( timeout 30 "$BIN" replay "$FIXTURE" 2>"$WORK/pipe.err" | cat >"$WORK/pipe.out"; echo "${PIPESTATUS[0]}" >"$WORK/pipe.rc" ) || true
+check "pipe: exit status 0"              test "$(cat "$WORK/pipe.rc")" = 0
+check "pipe: text on stdout"             test -s "$WORK/pipe.out"
+check "pipe: no escape codes"            not grep -q $'\e' "$WORK/pipe.out"
+timeout 30 "$BIN" replay "$FIXTURE" -b --iterations 3 -d 5 >"$WORK/n3.out" 2>"$WORK/n3.err" </dev/null || true
+# Frames start with the same header word (the first word of the output).
+first=$(head -n 1 "$WORK/n3.out" | awk '{ print $1 }')
+check "-b --iterations 3: three frames"            test "$(grep -c "^${first:-no-output}" "$WORK/n3.out")" -eq 3
+check "-b: no batch-mode notice"         not grep -q 'using batch mode' "$WORK/n3.err"
+check "-b: no escape codes"              not grep -q $'\e' "$WORK/n3.out"
+
+# 7. stdin not a terminal (stdout is): batch mode, with the reason on stderr. The frame is
+#    taller than the pane, so these checks search the pane's history too.
+HISTORY="-S -"
+S=nostdin
+T new-session -d -s nostdin -x 120 -y 40 -e LANG=C.UTF-8 \
+  "$(printf '%q ' "$BIN" replay "$FIXTURE") </dev/null; echo \"[exit=\$?]\"; exec sleep 300"
+check "stdin </dev/null: exits with status 0"  wait_for '\[exit=0\]'
+check "stdin </dev/null: says batch mode"      wait_for 'stdin is not a terminal; using batch mode' 2
+check "stdin </dev/null: no alternate screen"  test "$(T display -p -t nostdin '#{alternate_on}')" = 0
+finish
+
+# 8. TERM=dumb in a real terminal: batch mode, with the reason.
+S=dumb
+T new-session -d -s dumb -x 120 -y 40 -e LANG=C.UTF-8 \
+  "env TERM=dumb $(printf '%q ' "$BIN" replay "$FIXTURE"); echo \"[exit=\$?]\"; exec sleep 300"
+check "TERM=dumb: exits with status 0"   wait_for '\[exit=0\]'
+check "TERM=dumb: says batch mode"       wait_for 'TERM=dumb.*using batch mode' 2
+check "TERM=dumb: prints the frame"      wait_for "$NAME" 2
+check "TERM=dumb: no alternate screen"   test "$(T display -p -t dumb '#{alternate_on}')" = 0
+finish
+
+echo "$pass passed, $fail failed"
+exit $(( fail > 0 ))
