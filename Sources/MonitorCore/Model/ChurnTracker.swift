@@ -24,10 +24,12 @@ public struct ChurnTracker: Sendable {
         var pages: UInt64
         var sharedAt: EventTime
         var isShared: Bool
-        /// Pages of poolable buffers outstanding when this one was shared (itself included).
+        /// Pages of known-churning poolable buffers shared when this one was (itself included).
         var outstandingAtShare: UInt64
         var flips: UInt64
         var lastFlip: EventTime
+        /// Counted in `outstandingPoolable` (a shared, known-churning, poolable buffer).
+        var inPool = false
     }
 
     public let window: EventTime
@@ -49,27 +51,29 @@ public struct ChurnTracker: Sendable {
     }
 
     /// Returns the flipped pages when this conversion completes a flip, else 0.
+    ///
+    /// The pool what-if counts, for each flip, the pages of *known churners* (buffers that have
+    /// flipped before) that were shared when this buffer was: a pool of K pages could have served
+    /// the flip if those plus this buffer fit in K. Long-lived shared ranges (firmware tables,
+    /// bounce buffers) never flip and so never occupy the pool.
     public mutating func observe(_ c: Conversion) -> UInt64 {
         let key = c.pages.lower, n = c.pages.count
         switch c.direction {
         case .toShared:
-            if var e = entries[key] {
-                if e.isShared && e.pages <= poolableMaxPages { outstandingPoolable -= min(outstandingPoolable, e.pages) }
-                e.pages = n; e.sharedAt = c.time; e.isShared = true
-                if n <= poolableMaxPages { outstandingPoolable += n }
-                e.outstandingAtShare = outstandingPoolable
-                entries[key] = e
-            } else {
-                if n <= poolableMaxPages { outstandingPoolable += n }
-                entries[key] = Entry(pages: n, sharedAt: c.time, isShared: true,
-                                     outstandingAtShare: outstandingPoolable, flips: 0, lastFlip: 0)
-                if entries.count > maxTracked { prune(now: c.time) }
-            }
+            var e = entries[key] ?? Entry(pages: n, sharedAt: c.time, isShared: false, outstandingAtShare: 0, flips: 0, lastFlip: 0)
+            let isNew = entries[key] == nil
+            if e.isShared && e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages) }
+            e.pages = n; e.sharedAt = c.time; e.isShared = true
+            e.outstandingAtShare = outstandingPoolable + n
+            e.inPool = e.flips > 0 && n <= poolableMaxPages
+            if e.inPool { outstandingPoolable += n }
+            entries[key] = e
+            if isNew && entries.count > maxTracked { prune(now: c.time) }
             return 0
         case .toPrivate:
             guard var e = entries[key], e.isShared else { return 0 }
             e.isShared = false
-            if e.pages <= poolableMaxPages { outstandingPoolable -= min(outstandingPoolable, e.pages) }
+            if e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages); e.inPool = false }
             var flipped: UInt64 = 0
             if c.time - e.sharedAt <= window && e.pages == n {
                 e.flips += 1; e.lastFlip = c.time
@@ -91,7 +95,7 @@ public struct ChurnTracker: Sendable {
             let keep = entries.sorted { ($0.value.flips, $0.value.sharedAt) > ($1.value.flips, $1.value.sharedAt) }.prefix(maxTracked / 2)
             entries = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
         }
-        outstandingPoolable = entries.values.reduce(0) { $0 + ($1.isShared && $1.pages <= poolableMaxPages ? $1.pages : 0) }
+        outstandingPoolable = entries.values.reduce(0) { $0 + ($1.inPool ? $1.pages : 0) }
     }
 
     /// The `limit` most-flipped buffers, most flips first. O(tracked).

@@ -333,7 +333,7 @@ public struct GuestSimulator: Sendable {
             beginPass(at: t, stopAndCopy: true)
         } else if m.pass >= m.maxPasses {
             let c = configuration
-            let dirtyBytes = m.dirtyRate(at: t) * Double(GuestPage.size)
+            let dirtyBytes = c.dirtyPagesPerSecond * Double(GuestPage.size)
             var why = "does not converge after \(m.pass) passes: \(ByteFormat.human(next.pages * GuestPage.size)) still to send needs "
                 + "\(Int((downtime * 1000).rounded())) ms of downtime (limit \(Int((m.downtimeLimit * 1000).rounded())) ms)"
             why += dirtyBytes >= c.encryptedPathBytesPerSecond

@@ -12,6 +12,8 @@ struct PrecopyMigration: Sendable {
     let downtimeLimit: Double
     let maxPasses: Int
     let ramPages: UInt64
+    /// The guest's page writes per second (unique dirty pages per second saturate below it).
+    let guestWritesPerSecond: Double
     let spanPages: UInt64
     /// `{gfn_start, gfn_end}` as two u64 (KVM_GET_SHARED_PAGES_LIST, v10 of the series).
     static let rangeEntryBytes: UInt64 = 16
@@ -40,6 +42,7 @@ struct PrecopyMigration: Sendable {
         downtimeLimit = c.downtimeLimitSeconds
         maxPasses = c.maxPasses
         ramPages = plan.ramPages
+        guestWritesPerSecond = c.dirtyPagesPerSecond
         spanPages = plan.spanPages
         startTime = start; passStart = start; passEnd = start
         dirty = PageBitmap(pageCount: plan.spanPages)
@@ -139,8 +142,9 @@ struct PrecopyMigration: Sendable {
         }
         var note = self.note
         let rate = dirtyRate(at: t)
-        if note == nil, status == .active, rate * Double(GuestPage.size) >= encryptedBytesPerSecond {
-            note = "guest dirties \(ByteFormat.human(rate * Double(GuestPage.size)))/s, more than the encrypted path's \(ByteFormat.human(encryptedBytesPerSecond))/s: pre-copy may not converge"
+        let writeBytes = guestWritesPerSecond * Double(GuestPage.size)
+        if note == nil, status == .active, writeBytes >= encryptedBytesPerSecond {
+            note = "guest dirties \(ByteFormat.human(writeBytes))/s, more than the encrypted path's \(ByteFormat.human(encryptedBytesPerSecond))/s: pre-copy may not converge"
         }
         return MigrationProgress(time: t, status: status, pass: pass,
                                  ramTransferredBytes: transferredBytes + (status == .completed || status == .failed ? 0 : sent),

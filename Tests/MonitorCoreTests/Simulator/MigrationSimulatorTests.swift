@@ -2,7 +2,7 @@ import Testing
 @testable import MonitorCore
 
 @Suite("Simulator: pre-copy migration")
-struct MigrationSimulationTests {
+struct MigrationSimulatorTests {
     /// Slow link so that the small guest needs several passes.
     static func converging() -> SimulatorConfiguration {
         var c = smallConfiguration(.migrate, seed: 3)
@@ -89,4 +89,14 @@ struct MigrationSimulationTests {
         #expect(markers(events).contains { $0.hasPrefix("migration: failed") })
         #expect(markers(events).last == "end of migrate scenario")
     }
+}
+
+@Test func simulatorTourMeasurement() throws {
+    let (events, sim) = try allEvents(SimulatorConfiguration())
+    var monitor = Monitor()
+    monitor.apply(events)
+    print("TOUR events", events.count, "end", events.last!.time, "regions", monitor.regions.count, "flips", monitor.churn.totalFlips)
+    for m in markers(events) { print("TOUR", m) }
+    for r in sim.migrationPasses { print("TOUR", r) }
+    print("TOUR", progressReports(events).last!)
 }
