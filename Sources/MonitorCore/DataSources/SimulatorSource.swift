@@ -7,7 +7,7 @@ public final class SimulatorSource: EventSource {
 
     public init(configuration: SimulatorConfiguration) throws(SimulatorConfigurationError) {
         simulator = try GuestSimulator(configuration: configuration)
-        name = "demo: \(configuration.scenario.rawValue) (seed \(configuration.seed), \(Self.size(configuration.memBytes)))"
+        name = "\(configuration.scenario.rawValue) (seed \(configuration.seed), \(Self.size(configuration.memBytes)))"
     }
 
     public func poll(until: EventTime?, limit: Int, into events: inout [MonitorEvent]) throws -> Bool {

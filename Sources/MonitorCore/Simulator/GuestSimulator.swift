@@ -43,7 +43,6 @@ public struct GuestSimulator: Sendable {
     private var hostileNext: UInt64 = 0
     private var hostileCarry = 0.0
 
-    private var over = false
     /// The last marker delivered: the scenario's current phase.
     public private(set) var phase = "starting"
     /// Events delivered so far.
@@ -300,7 +299,6 @@ public struct GuestSimulator: Sendable {
             emit(.marker(time: t, text: "end of \(c.scenario.rawValue) scenario"))
             queue = SimulatorActionQueue()
             churnRunning = false
-            over = true
         }
     }
 

@@ -4,30 +4,26 @@
 import Darwin
 #endif
 
-/// stderr without Foundation and without touching the C global from Swift 6 code.
-enum StandardError {
-    static func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            offset += n
-        }
+/// Writes all of `text` to a file descriptor, retrying short writes and EINTR; errors are
+/// dropped (there is nowhere left to report them).
+private func writeAll(_ fd: Int32, _ text: String) {
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if n < 0 { if errno == EINTR { continue }; return }
+        offset += n
     }
+}
+
+/// stderr and stdout without Foundation and without touching the C globals from Swift 6 code.
+enum StandardError {
+    static func write(_ text: String) { writeAll(2, text) }
     static var isTerminal: Bool { isatty(2) == 1 }
 }
 
 enum StandardOutput {
-    static func write(_ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            offset += n
-        }
-    }
+    static func write(_ text: String) { writeAll(1, text) }
     static var isTerminal: Bool { isatty(1) == 1 }
 }
 

@@ -91,12 +91,3 @@ struct MigrationSimulatorTests {
     }
 }
 
-@Test func simulatorTourMeasurement() throws {
-    let (events, sim) = try allEvents(SimulatorConfiguration())
-    var monitor = Monitor()
-    monitor.apply(events)
-    print("TOUR events", events.count, "end", events.last!.time, "regions", monitor.regions.count, "flips", monitor.churn.totalFlips)
-    for m in markers(events) { print("TOUR", m) }
-    for r in sim.migrationPasses { print("TOUR", r) }
-    print("TOUR", progressReports(events).last!)
-}

@@ -25,7 +25,7 @@ struct SimulatorSourceTests {
 
     @Test func sourceReportsNamePhaseAndEnd() throws {
         let source = try SimulatorSource(configuration: SimulatorConfiguration(scenario: .boot, seed: 7))
-        #expect(source.status.name == "demo: boot (seed 7, 4 GiB)")
+        #expect(source.status.name == "boot (seed 7, 4 GiB)")
         #expect(source.status.kind == .demo)
         #expect(try source.peekNextTime() == 0)
         var events: [MonitorEvent] = []
