@@ -33,7 +33,7 @@ public enum Screen {
             g.put(msg, x: 0, y: 0, style: theme.warning)
             return
         }
-        if let r = l.header { HeaderPanel.draw(s, source: source, state: state, into: &g, rect: r, theme: theme) }
+        if let r = l.header { HeaderPanel.draw(s, source: source, state: state, into: &g, rect: r, theme: theme, glyphs: glyphs) }
         if let r = l.map, let geo = l.mapGeometry {
             MapPanel.draw(s, state: state, geometry: geo, cursor: frame.cursor, focused: state.focus == .map,
                           into: &g, rect: r, theme: theme, glyphs: glyphs)

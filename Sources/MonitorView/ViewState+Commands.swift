@@ -107,11 +107,9 @@ extension ViewState {
 
     private mutating func moveTable(to target: Int, frame: Frame) {
         guard let t = frame.table, t.rowCount > 0 else { tableSelection = 0; tableScroll = 0; return }
-        var bound = t.rowCount
-        // A top-k selection grows as one scrolls towards its end.
-        if t.topK != nil { bound = min(RegionTable.topKMaximum, bound + RegionTable.topKStep) }
-        tableSelection = max(0, min(target, bound - 1, t.rowCount - 1 + (t.topK != nil ? RegionTable.topKStep : 0)))
-        tableScroll = RegionTable.scroll(frame.scroll, keeping: tableSelection, visible: frame.layout.regionRows, count: bound)
+        // Rows past those loaded this frame are loaded by the next one (`Frame` asks for them).
+        tableSelection = max(0, min(target, t.rowCount - 1))
+        tableScroll = RegionTable.scroll(frame.scroll, keeping: tableSelection, visible: frame.layout.regionRows, count: t.rowCount)
     }
 
     /// Moves the cursor by cells; past the window's edge the window pans (by whole rows) when zoomed.

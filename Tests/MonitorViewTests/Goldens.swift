@@ -1,14 +1,13 @@
 /// Expected text of the golden tests (ASCII, monochrome). Regenerate by eye, never blindly.
 enum Goldens {
     static let screen80x24 = """
-        encmon  t 10.0s  x1  replay: boot.trace line 120 of 400 (30%)
+        encmon  t 10.0s  x1  replay: boot.trace  line 120 of 400 (30%)
         events 24  shared 64.1 MiB in 5 regions  phase: steady
-         Memory map 0x0-0x140000000  cell = 18.8 MiB
-                0x0 ......................................................+#@#..........
-         0x5000c000 ........................................--..........................
-         0xa0018000 ............................~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
-         0xf0024000 ~~~~~~~~~~~~~-......................................................
-        cursor 0x0-0x12d3000 (18.8 MiB)  shared 0 B (0%)  0 regions  ram: low RAM
+         Memory map 0x0-0x140000000  cell = 32.0 MiB
+                0x0 ................................#@..............................-...
+         0x88000000 ............................~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~-.......
+        0x110000000 ........................
+        cursor 0x0-0x2000000 (32.0 MiB)  shared 0 B (0%)  0 regions  ram: low RAM
          Shared regions 5  by address^
          start^      end              size     age  flips  changed
          0x40000000  0x41000000   16.0 MiB    9.5s      0     1.0s
@@ -19,6 +18,7 @@ enum Goldens {
          Rates (per s)      1s    10s    60s  last 10s
          calls->shared       0   1.00   1.00                                  :#:::::::
          calls->private   1.00   0.70   0.70                                     #######
+         flips               0   0.60   0.60                                     ######
          Migration  pre-copy  pass 1
          RAM [######....................] 25%  sent 1.00 GiB  left 3.00 GiB  of 4.00 GiB
          dirty 12.0k pg/s (46.9 MiB/s)  vs bandwidth 1.16 GiB/s
@@ -27,30 +27,29 @@ enum Goldens {
         ?Help qQuit pPause TabFocus sSort IInvert /Filter +-Zoom <>Speed nStep rReset
         """
     static let screen120x40 = """
-        encmon  t 10.0s  x1  replay: boot.trace line 120 of 400 (30%)  span 0x0-0x140000000 (5.00 GiB)
+        encmon  t 10.0s  x1  replay: boot.trace  line 120 of 400 (30%)  span 0x0-0x140000000 (5.00 GiB)
         events 24  shared 64.1 MiB in 5 regions  phase: steady  tracking since t 0.0s, earlier state unknown
-         Memory map 0x0-0x140000000  cell = 3.65 MiB                                       . private -+# partly @ shared ~ hole
+         Memory map 0x0-0x140000000  cell = 4.00 MiB                                       . private -+# partly @ shared ~ hole
                 0x0 ............................................................................................................
-         0x18a08000 ............................................................................................................
-         0x31410000 ................................................................-@@@@#@@@@@@@@@@@@-.........................
-         0x49e18000 ............................................................................................................
-         0x62820000 ............................................................................................................
-         0x7b228000 .....................--.....................................................................................
-         0x93c30000 ............................................................................................................
-         0xac638000 .......................................................................................~~~~~~~~~~~~~~~~~~~~~
-         0xc5040000 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
-         0xdda48000 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
-         0xf6450000 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~-.................................................................
-        0x10ee58000 ............................................................................................................
-        0x127860000 ............................................................................................................
-        cursor 0x0-0x3a6000 (3.65 MiB)  shared 0 B (0%)  0 regions  ram: low RAM
+         0x1b000000 ............................................................................................................
+         0x36000000 ........................................@@@@#@@@@@@@@@@@....................................................
+         0x51000000 ............................................................................................................
+         0x6c000000 ................................................................................--..........................
+         0x87000000 ............................................................................................................
+         0xa2000000 ............................................................................................................
+         0xbd000000 ............~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+         0xd8000000 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+         0xf3000000 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~-.......................................................
+        0x10e000000 ............................................................................................................
+        0x129000000 ............................................................................................
+        cursor 0x0-0x400000 (4.00 MiB)  shared 0 B (0%)  0 regions  ram: low RAM
          Shared regions 5  by address^                                    Rates (per s)      1s    10s    60s  last 10s
          start^      end              size     age  flips  changed        calls->shared       0   1.00   1.00         :#:::::::
          0x40000000  0x41000000   16.0 MiB    9.5s      0     1.0s        calls->private   1.00   0.70   0.70            #######
          0x41100000  0x44000000   47.0 MiB    9.5s      0     1.0s        pages->shared       0   1671   1671         #________
          0x80000000  0x80010000   64.0 KiB    9.0s      0     9.0s        pages->private    256   30.4   30.4            ______#
          0x80400000  0x80500000   1.00 MiB    8.5s      0     8.5s        flips               0   0.60   0.60            ######
-         0x100064000 0x100068000  16.0 KiB    8.0s      0     8.0s        pool of 1024 pg avoids 12 conversions (71%)
+         0x100064000 0x100068000  16.0 KiB    8.0s      0     8.0s        pool of 64 pg avoids 12 conversions (71%)
                                                                           kernel  hypercalls 140 (40.0/s)
                                                                           most flipped  0x80800000 +32.0 KiB  6 flips  last 1.8s
                                                                           Tracking cost (shared set as bitmap vs range list)
@@ -66,10 +65,11 @@ enum Goldens {
                                                                           observed state changes at pass 1: 0 pg, 5 regions
                                                                            pass     sent   shared  dirtied  re-sent  changed
                                                                               1     1.0M    16.6k     5000       24       24
+
         ?Help qQuit pPause TabFocus sSort IInvert /Filter +-Zoom <>Speed nStep rReset
         """
     static let screen40x10 = """
-        encmon  t 10.0s  x1
+        replay: boot.trace  line 120 of 400 (...
          Memory map 0x0-0x140000000  cell = 128
         ........+.......-.......~~~~~~~~-.......
         cursor 0x0-0x8000000 (128 MiB)
@@ -84,24 +84,24 @@ enum Goldens {
         too small
         """
     static let help80x24 = """
-        encmon  t 10.0s  x1  replay: boot.trace line 120 of 400 (30%)
+        encmon  t 10.0s  x1  replay: boot.trace  line 120 of 400 (30%)
         events 24  shared 64.1 MiB in 5 regions  phase: steady
          M|- encmon keys ------------------------------------------------------------|
           | any of ? h Esc closes                                                    |..
          0| q          quit                                                          |..
-         0| ? h        show or hide this help (Esc closes)                           |~~
-         0| p space    pause / resume                                                |..
-        cu| n          step one batch of events while paused                         |
-         S| > <        replay faster / slower                                        |
-         s| r          reset rates, churn and flip counts                            |
+        0x| ? h        show or hide this help (Esc closes)                           |
+        cu| p space    pause / resume                                                |
+         S| n          step one batch of events while paused                         |
+         s| > <        replay faster / slower                                        |
+         0| r          reset rates, churn and flip counts                            |
          0| Tab S-Tab  move focus between the map and the region table               |
          0| arrows     move the map cursor (pans when zoomed) or the table selection |
          0| PgUp PgDn  page the map window or the table                              |
          0| Home End   first / last cell or row                                      |
-         0| + -        zoom the map in / out around the cursor                       |
-         R| s          sort regions by address, size, age, flips                     |
-         c| I          invert the sort order                                         |:
-         c| /          filter by address (0x1f000000, 4G, 4096); Enter, Esc          |##
+         R| + -        zoom the map in / out around the cursor                       |
+         c| s          sort regions by address, size, age, flips                     |:
+         c| I          invert the sort order                                         |##
+         f| /          filter by address (0x1f000000, 4G, 4096); Enter, Esc          |#
          M| Esc        clear the filter                                              |
          R| click      select a map cell or a table row                              |iB
          d|                                                                          |
@@ -110,18 +110,18 @@ enum Goldens {
         ?Help qQuit pPause TabFocus sSort IInvert /Filter +-Zoom <>Speed nStep rReset
         """
     static let batch = """
-        encmon  t 10.0s  replay: boot.trace line 120 of 400 (30%)  span 0x0-0x140000000 (5.00 GiB)
+        encmon  t 10.0s  replay: boot.trace  line 120 of 400 (30%)  span 0x0-0x140000000 (5.00 GiB)
         events 24  shared 64.1 MiB in 5 regions  phase: steady  tracking since t 0.0s, earlier state unknown
-         Memory map 0x0-0x140000000  cell = 7.27 MiB                   . private -+# partly @ shared ~ hole
+         Memory map 0x0-0x140000000  cell = 8.00 MiB                   . private -+# partly @ shared ~ hole
                 0x0 ........................................................................................
-         0x28010000 ....................................................-@##@@@@@+..........................
-         0x50020000 ........................................................................................
-         0x78030000 .................--.....................................................................
-         0xa0040000 .......................................................................~~~~~~~~~~~~~~~~~
-         0xc8050000 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
-         0xf0060000 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~-....................................................
-        0x118070000 ........................................................................................
-        cursor 0x0-0x746000 (7.27 MiB)  shared 0 B (0%)  0 regions  ram: low RAM
+         0x2c000000 ........................................@@#@@@@@........................................
+         0x58000000 ................................................................................-.......
+         0x84000000 ........................................................................................
+         0xb0000000 ................................~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+         0xdc000000 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~-...............
+        0x108000000 ........................................................................................
+        0x134000000 ........................
+        cursor 0x0-0x800000 (8.00 MiB)  shared 0 B (0%)  0 regions  ram: low RAM
          Shared regions 5  by address^
          start^      end              size     age  flips  changed
          0x40000000  0x41000000   16.0 MiB    9.5s      0     1.0s
@@ -135,7 +135,7 @@ enum Goldens {
          pages->shared       0   1671   1671                                                      #________
          pages->private    256   30.4   30.4                                                         ______#
          flips               0   0.60   0.60                                                         ######
-         pool what-if  a pool of 1024 kept-shared pages (4.00 MiB) would avoid 12 conversions (71%)
+         pool what-if  a pool of 64 kept-shared pages (256 KiB) would avoid 12 conversions (71%)
          kernel  hypercalls 140 (40.0/s)
          most flipped  0x80800000 +32.0 KiB  6 flips  last 1.8s ago
          Migration  pre-copy  pass 1
@@ -170,12 +170,12 @@ enum Goldens {
          pages->shared       0   1671   1671                        #________
          pages->private    256   30.4   30.4                           ______#
          flips               0   0.60   0.60                           ######
-         pool of 1024 pg avoids 12 conversions (71%)
+         pool of 64 pg avoids 12 conversions (71%)
          kernel  hypercalls 140 (40.0/s)
          most flipped  0x80800000 +32.0 KiB  6 flips  last 1.8s ago
         """
     static let header = """
-        encmon  t 10.0s  x1  replay: boot.trace line 120 of 400 (30%)
+        encmon  t 10.0s  x1  replay: boot.trace  line 120 of 400 (30%)
         events 24  shared 64.1 MiB in 5 regions  phase: steady
         """
 }

@@ -34,10 +34,18 @@ import MonitorCore
 
     @Test func topKMatchesAFullSort() {
         let s = Self.snapshot
-        let by = RegionTable.ordering(.size, true, s.flipIndex)
-        let top = RegionTable.selectTop(s.regions, k: 500, by: by)
-        let full = Array(s.regions.sorted(by: by).prefix(500))
-        #expect(top == full)
+        for key in [RegionSortKey.size, .age, .flips] {
+            for descending in [true, false] {
+                let full = s.regions.sorted(by: RegionTable.ordering(key, descending, s.flipIndex))
+                for k in [1, 80, 500, 3_000] {
+                    var st = ViewState(); st.sortKey = key; st.sortDescending = descending
+                    let t = RegionTable(snapshot: s, state: st, needed: k)
+                    #expect(t.rowCount == RegionTable.topKMaximum && t.loadedRows == k)
+                    let top = (0..<t.loadedRows).map { t.region(atRow: $0) }
+                    #expect(top == Array(full.prefix(k)), "\(key) \(descending ? "desc" : "asc") k \(k)")
+                }
+            }
+        }
     }
 
     @Test func addressSortScrollsToTheEnd() {

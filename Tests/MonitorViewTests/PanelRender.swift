@@ -9,7 +9,7 @@ enum PanelRender {
         let rect = PanelRect(x: 0, y: 0, width: width, height: height)
         let theme = Theme(color: false), glyphs = Glyphs(.ascii)
         switch panel {
-        case "header": HeaderPanel.draw(s, source: source, state: state, into: &g, rect: rect, theme: theme)
+        case "header": HeaderPanel.draw(s, source: source, state: state, into: &g, rect: rect, theme: theme, glyphs: glyphs)
         case "cost": CostPanel.draw(s, into: &g, rect: rect, theme: theme)
         case "rates": RatesPanel.draw(s, into: &g, rect: rect, theme: theme, glyphs: glyphs)
         case "migration": MigrationPanel.draw(s, passRows: 2, into: &g, rect: rect, theme: theme, glyphs: glyphs)

@@ -81,7 +81,7 @@ public struct SharedRegionMap: Sendable {
         let newly = tree.markShared(lower: range.lower, upper: range.upper, stamp: stamp)
         if tree.count > before {
             // An isolated region was added; it ends at `range.upper`.
-            enforceCap(around: tree.rank(ofFirstRegionEndingAtOrAfter: range.upper), pieces: 1, stamp: stamp)
+            enforceCap(aroundFirstRegionEndingAtOrAfter: range.upper, pieces: 1, stamp: stamp)
         }
         _checkInvariantsAfterMutation()
         return newly
@@ -100,18 +100,23 @@ public struct SharedRegionMap: Sendable {
         let removed = tree.markPrivate(lower: range.lower, upper: range.upper, stamp: stamp)
         if tree.count > before {
             // One region was split in two; the left piece ends at `range.lower`.
-            enforceCap(around: tree.rank(ofFirstRegionEndingAtOrAfter: range.lower), pieces: 2, stamp: stamp)
+            enforceCap(aroundFirstRegionEndingAtOrAfter: range.lower, pieces: 2, stamp: stamp)
         }
         _checkInvariantsAfterMutation()
         return removed
     }
 
     /// Records the peak and, past the cap, fills the smallest gap beside the `pieces` regions
-    /// starting at index `first`. A mutation adds at most one region, so one merge suffices.
-    /// O(log n).
-    private mutating func enforceCap(around first: Int, pieces: Int, stamp: UInt32) {
+    /// starting at the first region ending at or after `page`. A mutation adds at most one
+    /// region, so one merge suffices. O(1) under the cap, else O(log n).
+    @inline(__always)
+    private mutating func enforceCap(aroundFirstRegionEndingAtOrAfter page: UInt64, pieces: Int, stamp: UInt32) {
         peakCount = Swift.max(peakCount, tree.count)
         guard tree.count > regionCap else { return }
+        mergeSmallestGap(around: tree.rank(ofFirstRegionEndingAtOrAfter: page), pieces: pieces, stamp: stamp)
+    }
+
+    private mutating func mergeSmallestGap(around first: Int, pieces: Int, stamp: UInt32) {
         assert(tree.count == regionCap + 1)
         var best = -1
         var bestGap = UInt64.max
@@ -185,7 +190,8 @@ public struct SharedRegionMap: Sendable {
     ///
     /// Regions sorted, non-empty, non-overlapping and non-adjacent, inside the 64-bit space;
     /// every inner entry's count, page sum and last end equal to its subtree's; every node but
-    /// the root at least half full and none over capacity; all leaves at one depth and linked in
+    /// the root and the first and last of each level at least half full, none empty but a root
+    /// leaf, none over capacity; all leaves at one depth and linked in
     /// order; cached totals right; at most `regionCap` regions; approximate regions only in an
     /// approximate map.
     public func checkInvariants() {
@@ -299,19 +305,28 @@ struct _Leaf {
         set(i, start: r.pages.lower, end: r.pages.upper, approximate: r.isApproximate, first: r.firstShared, last: r.lastChange)
     }
 
-    /// First slot whose end is >= `page`, or `count`. O(log capacity).
+    /// First slot whose end is >= `page`, or `count`. O(capacity), for updates: counting the
+    /// smaller ends vectorizes, never mispredicts and loads the column's lines in parallel,
+    /// which beats a binary search's chain of dependent loads and unpredictable branches.
     @inline(__always) func firstSlot(endingAtOrAfter page: UInt64) -> Int {
-        // Branch-free lower bound: random pages make the comparisons unpredictable.
         let n = count
-        guard n > 0 else { return 0 }
         let e = ends
-        var base = 0, length = n
-        while length > 1 {
-            let half = length >> 1
-            base = e[base &+ half] < page ? base &+ half : base
-            length &-= half
+        var c = 0
+        for t in 0..<n { c &+= _less(e[t], page) }
+        return c
+    }
+
+    /// The same answer by binary search, O(log capacity), for queries that visit leaves in
+    /// address order: there the branches predict well and speculation runs ahead into the next
+    /// lines, where counting would wait for the whole column.
+    @inline(__always) func searchSlot(endingAtOrAfter page: UInt64) -> Int {
+        var lo = 0, hi = count
+        let e = ends
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            if e[mid] < page { lo = mid &+ 1 } else { hi = mid }
         }
-        return base &+ (e[base] < page ? 1 : 0)
+        return lo
     }
 
     /// Replaces slots `i..<j` by `m` uninitialized slots (the caller writes them). O(capacity).
@@ -364,10 +379,15 @@ struct _Inner {
         let n = count &- 1
         let e = lastEnds
         var i = 0
-        for t in 0..<n { i &+= e[t] < page ? 1 : 0 }
+        for t in 0..<n { i &+= _less(e[t], page) }
         return i
     }
 }
+
+/// 1 when `a < b`, else 0, for values below 2^63 (pages are below 2^53): the borrow bit of
+/// `a - b`. Plain `<` in a select gets turned into a branch, which random keys mispredict.
+@inline(__always)
+func _less(_ a: UInt64, _ b: UInt64) -> Int { Int(truncatingIfNeeded: (a &- b) >> 63) }
 
 enum _NodeKind { case leaf, inner }
 
@@ -568,7 +588,7 @@ final class _RegionTree: @unchecked Sendable {
             // Few points: binary search, then sum the lengths from the nearer end of the leaf.
             for p in 0..<count {
                 let x = points[p]
-                let j = leaf.firstSlot(endingAtOrAfter: x &+ 1)
+                let j = leaf.searchSlot(endingAtOrAfter: x &+ 1)
                 var below: UInt64 = 0
                 if j <= n / 2 {
                     for t in 0..<j { below &+= leaf.length(t) }
@@ -639,10 +659,11 @@ final class _RegionTree: @unchecked Sendable {
         return (_Leaf(node), r)
     }
 
-    /// After an edit of the leaf at the end of the recorded path: adds the count and page deltas
-    /// along the path, refreshes last ends, then restores node fill bounds. O(log n) amortized.
+    /// After an edit of the leaf at the end of the recorded path (slots `written` rewritten, an
+    /// empty range for a removal): adds the count and page deltas along the path, refreshes last
+    /// ends, then restores node fill bounds. O(log n) amortized.
     @inline(__always)
-    private func finish(_ leaf: _Leaf, countDelta: Int, pageDelta: UInt64) {
+    private func finish(_ leaf: _Leaf, written: Range<Int>, countDelta: Int, pageDelta: UInt64) {
         count &+= countDelta
         sharedPages &+= pageDelta
         var level = 1
@@ -662,8 +683,10 @@ final class _RegionTree: @unchecked Sendable {
             }
             level += 1
         }
+        // Only a shrinking leaf can underflow: one created small at an edge fills by growing.
         let n = leaf.count
-        if n > _Leaf.capacity || (n < _Leaf.refill && height > 0) { rebalance() }
+        if n > _Leaf.capacity { rebalance(overflowAt: written, leafCount: n) }
+        else if countDelta < 0 && n < _Leaf.refill && height > 0 { rebalance(overflowAt: 0..<0, leafCount: n) }
     }
 
     private static func capacity(_ level: Int) -> Int { level == 0 ? _Leaf.capacity : _Inner.capacity }
@@ -676,17 +699,42 @@ final class _RegionTree: @unchecked Sendable {
         level == 0 ? _Leaf(node).count : _Inner(node).count
     }
 
-    /// Restores fill bounds from the leaf of the recorded path upwards. O(log n) worst case,
-    /// amortized O(1) node operations.
-    private func rebalance() {
+    /// Which end of the tree an overflowing node sits at with its new entry, if any.
+    private enum Edge { case none, first, last }
+
+    /// Restores fill bounds from the leaf of the recorded path upwards; `written` are the slots
+    /// the edit wrote in the leaf (of `leafCount` regions) when it overflowed. O(log n) worst
+    /// case, amortized O(1) node operations.
+    ///
+    /// An overflow caused by an entry written at the very end (or start) of the tree, the
+    /// pattern of an in-order (or descending) build, splits unevenly: the old node stays full and
+    /// the new edge node takes the rest, so such builds fill nodes completely. Nodes at the ends
+    /// of their level are therefore exempt from the lower fill bound.
+    private func rebalance(overflowAt written: Range<Int>, leafCount: Int) {
+        var edge = Edge.none
+        if !written.isEmpty {
+            var atFirst = written.lowerBound == 0
+            var atLast = written.upperBound == leafCount
+            for level in stride(from: 1, through: height, by: 1) where atFirst || atLast {
+                let slot = pathSlots[level]
+                atFirst = atFirst && slot == 0
+                atLast = atLast && slot == _Inner(pathNodes[level]).count - 1
+            }
+            edge = atLast ? .last : (atFirst ? .first : .none)
+        }
+        var grew = !written.isEmpty
         var level = 0
         while level < height {
             let parent = _Inner(pathNodes[level + 1])
             let c = pathSlots[level + 1]
             let n = Self.count(parent.children[c], level)
             let cap = Self.capacity(level)
-            var parentChanged = false
-            if n > cap {
+            let parentCount = parent.count
+            if n > cap && edge != .none {
+                // The new node holds the one entry past a full node (the new child of the parent
+                // is at the same edge, so the parent splits the same way if it overflows).
+                redistribute(parent, childLevel: level, first: c, count: 1, into: 2, firstCount: edge == .last ? cap : n - cap)
+            } else if n > cap {
                 // Overflow: spill into the emptier sibling when it has room, else split two full
                 // nodes into three.
                 let left = c > 0 ? Self.count(parent.children[c - 1], level) : Int.max
@@ -695,16 +743,15 @@ final class _RegionTree: @unchecked Sendable {
                     redistribute(parent, childLevel: level, first: left <= right ? c - 1 : c, count: 2, into: 2)
                 } else if parent.count > 1 {
                     redistribute(parent, childLevel: level, first: c > 0 ? c - 1 : c, count: 2, into: 3)
-                    parentChanged = true
                 } else {
                     redistribute(parent, childLevel: level, first: c, count: 1, into: 2)
-                    parentChanged = true
                 }
-            } else if n < Self.refill(level) {
+            } else if !grew && n < Self.refill(level) {
                 // Underflow below 2/3: borrow from the fuller sibling when that brings both to
                 // 2/3; else merge three nodes into two (or share among the three when they do not
                 // fit in two); a lone pair merges into one when it fits. Siblings hold at least
-                // `minimum`, so every result does too.
+                // `minimum` or sit at an edge (a lone pair then merges or shares), so every result
+                // holds at least `minimum` too.
                 let pc = parent.count
                 let refill = Self.refill(level)
                 let left = c > 0 ? Self.count(parent.children[c - 1], level) : -1
@@ -719,20 +766,20 @@ final class _RegionTree: @unchecked Sendable {
                     for t in first..<(first + 3) { total += Self.count(parent.children[t], level) }
                     if total <= 2 * cap {
                         redistribute(parent, childLevel: level, first: first, count: 3, into: 2)
-                        parentChanged = true
                     } else {
                         redistribute(parent, childLevel: level, first: first, count: 3, into: 3)
                     }
                 } else if pc == 2 {
                     if n + siblingCount <= cap {
                         redistribute(parent, childLevel: level, first: 0, count: 2, into: 1)
-                        parentChanged = true
                     } else if n < Self.minimum(level) {
                         redistribute(parent, childLevel: level, first: 0, count: 2, into: 2)
                     }
                 }
             }
-            guard parentChanged else { break }
+            guard parent.count != parentCount else { break }
+            grew = parent.count > parentCount
+            if !grew { edge = .none }
             level += 1
         }
         // The root has no lower fill bound; split it when full, drop it when it has one child.
@@ -744,7 +791,9 @@ final class _RegionTree: @unchecked Sendable {
             setEntry(newRoot, 0, child: root, level: height)
             root = newRoot.raw
             height += 1
-            redistribute(newRoot, childLevel: height - 1, first: 0, count: 1, into: 2)
+            let n = Self.count(root, height - 1), cap = Self.capacity(height - 1)
+            redistribute(newRoot, childLevel: height - 1, first: 0, count: 1, into: 2,
+                         firstCount: edge == .last ? cap : (edge == .first ? n - cap : nil))
         }
         while height > 0 && _Inner(root).count == 1 {
             let old = root
@@ -777,8 +826,10 @@ final class _RegionTree: @unchecked Sendable {
     }
 
     /// Replaces children `first..<first+k` of `parent` by `k2` nodes holding the same entries,
-    /// evenly filled, and rewrites the parent's entries for them. Keeps the leaf chain. O(capacity).
-    private func redistribute(_ parent: _Inner, childLevel level: Int, first: Int, count k: Int, into k2: Int) {
+    /// evenly filled unless `firstCount` gives the first node's share (with `k2 == 2`), and
+    /// rewrites the parent's entries for them. Keeps the leaf chain. O(capacity).
+    private func redistribute(_ parent: _Inner, childLevel level: Int, first: Int, count k: Int, into k2: Int,
+                              firstCount: Int? = nil) {
         let kind: _NodeKind = level == 0 ? .leaf : .inner
         let slots = level == 0 ? _Leaf.slots : _Inner.slots
         var nodes: (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) = (nil, nil, nil)
@@ -810,7 +861,8 @@ final class _RegionTree: @unchecked Sendable {
         }
         var offset = 0
         for t in 0..<k2 {
-            let m = total / k2 + (t < total % k2 ? 1 : 0)
+            var m = total / k2 + (t < total % k2 ? 1 : 0)
+            if let firstCount { m = t == 0 ? firstCount : total - firstCount }
             let dst = node(t)
             _moveEntries(kind, from: scratch, Self.scratchSlots, offset, to: dst, slots, 0, count: m)
             offset += m
@@ -842,7 +894,7 @@ final class _RegionTree: @unchecked Sendable {
         if k == j {
             leaf.replaceSlots(j, j, with: 1)
             leaf.set(j, start: lo, end: hi, approximate: false, first: stamp, last: stamp)
-            finish(leaf, countDelta: 1, pageDelta: hi - lo)
+            finish(leaf, written: j..<j + 1, countDelta: 1, pageDelta: hi - lo)
             return hi - lo
         }
         let s0 = leaf.start(j), e1 = leaf.ends[k - 1]
@@ -859,7 +911,7 @@ final class _RegionTree: @unchecked Sendable {
         leaf.replaceSlots(j, k, with: 1)
         leaf.set(j, start: ns, end: ne, approximate: approximate, first: first, last: stamp)
         let newly = (ne - ns) - old
-        finish(leaf, countDelta: 1 - (k - j), pageDelta: newly)
+        finish(leaf, written: j..<j + 1, countDelta: 1 - (k - j), pageDelta: newly)
         return newly
     }
 
@@ -912,7 +964,7 @@ final class _RegionTree: @unchecked Sendable {
             kept += e1 - hi
         }
         let removed = old - kept
-        finish(leaf, countDelta: pieces - (k - j), pageDelta: 0 &- removed)
+        finish(leaf, written: j..<j + pieces, countDelta: pieces - (k - j), pageDelta: 0 &- removed)
         return removed
     }
 
@@ -960,21 +1012,21 @@ final class _RegionTree: @unchecked Sendable {
         let (leaf, j) = descend(toIndex: index)
         let length = leaf.length(j)
         leaf.replaceSlots(j, j + 1, with: 0)
-        finish(leaf, countDelta: -1, pageDelta: 0 &- length)
+        finish(leaf, written: j..<j, countDelta: -1, pageDelta: 0 &- length)
     }
 
     private func insert(_ r: SharedRegion, at index: Int) {
         let (leaf, j) = descend(toIndex: index)
         leaf.replaceSlots(j, j, with: 1)
         leaf.set(j, r)
-        finish(leaf, countDelta: 1, pageDelta: r.pages.count)
+        finish(leaf, written: j..<j + 1, countDelta: 1, pageDelta: r.pages.count)
     }
 
     private func replace(at index: Int, with r: SharedRegion) {
         let (leaf, j) = descend(toIndex: index)
         let old = leaf.length(j)
         leaf.set(j, r)
-        finish(leaf, countDelta: 0, pageDelta: r.pages.count &- old)
+        finish(leaf, written: j..<j + 1, countDelta: 0, pageDelta: r.pages.count &- old)
     }
 
     // MARK: Invariants
@@ -986,12 +1038,15 @@ final class _RegionTree: @unchecked Sendable {
         var leaves: [UnsafeMutableRawPointer] = []
         var anyApproximate = false
         var inners = 0
-        func check(_ node: UnsafeMutableRawPointer, level: Int, isRoot: Bool) -> (count: Int, sum: UInt64, lastEnd: UInt64?) {
+        // `isEdge`: the first or last node of its level, which may hold less than `minimum`.
+        func check(_ node: UnsafeMutableRawPointer, level: Int, isRoot: Bool,
+                   isFirst: Bool, isLast: Bool) -> (count: Int, sum: UInt64, lastEnd: UInt64?) {
+            let isEdge = isFirst || isLast
             if level == 0 {
                 let leaf = _Leaf(node)
                 let n = leaf.count
                 precondition(n <= _Leaf.capacity, "leaf over capacity: \(n)")
-                precondition(isRoot || n >= _Leaf.minimum, "leaf under minimum: \(n)")
+                precondition(isRoot || n >= (isEdge ? 1 : _Leaf.minimum), "leaf under minimum: \(n)")
                 leaves.append(node)
                 var sum: UInt64 = 0
                 for j in 0..<n {
@@ -1008,12 +1063,13 @@ final class _RegionTree: @unchecked Sendable {
             let inner = _Inner(node)
             let n = inner.count
             precondition(n <= _Inner.capacity, "inner node over capacity: \(n)")
-            precondition(isRoot ? n >= 2 : n >= _Inner.minimum, "inner node under minimum: \(n)")
+            precondition(n >= (isRoot ? 2 : (isEdge ? 1 : _Inner.minimum)), "inner node under minimum: \(n)")
             var total = 0
             var sum: UInt64 = 0
             var last: UInt64? = nil
             for i in 0..<n {
-                let sub = check(inner.children[i], level: level - 1, isRoot: false)
+                let sub = check(inner.children[i], level: level - 1, isRoot: false,
+                                isFirst: isFirst && i == 0, isLast: isLast && i == n - 1)
                 precondition(sub.count == inner.counts[i], "stale count")
                 precondition(sub.sum == inner.sums[i], "stale page sum")
                 precondition(sub.lastEnd == inner.lastEnds[i], "stale last end")
@@ -1023,7 +1079,7 @@ final class _RegionTree: @unchecked Sendable {
             }
             return (total, sum, last)
         }
-        let (n, sum, _) = check(root, level: height, isRoot: true)
+        let (n, sum, _) = check(root, level: height, isRoot: true, isFirst: true, isLast: true)
         precondition(n == count, "cached count \(count) != \(n)")
         precondition(sum == sharedPages, "cached shared pages \(sharedPages) != \(sum)")
         precondition(leaves.count == leafNodes && inners == innerNodes, "node accounting off")

@@ -13,6 +13,8 @@ struct Glyphs {
     let horizontal: Unicode.Scalar
     let vertical: Unicode.Scalar
     let corner: Unicode.Scalar
+    /// Marks text cut to fit.
+    let ellipsis: String
 
     init(_ charset: Charset) {
         switch charset {
@@ -22,14 +24,14 @@ struct Glyphs {
             spark = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
             barDone = "█"; barLeft = "░"
             sortUp = "▲"; sortDown = "▼"
-            horizontal = "─"; vertical = "│"; corner = "┼"
+            horizontal = "─"; vertical = "│"; corner = "┼"; ellipsis = "…"
         case .ascii:
             shades = [".", "-", "+", "#", "@"]
             hole = "~"
             spark = ["_", ".", ",", ":", "=", "+", "*", "#"]
             barDone = "#"; barLeft = "."
             sortUp = "^"; sortDown = "v"
-            horizontal = "-"; vertical = "|"; corner = "+"
+            horizontal = "-"; vertical = "|"; corner = "+"; ellipsis = "..."
         }
     }
 

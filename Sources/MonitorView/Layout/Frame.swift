@@ -18,7 +18,9 @@ struct Frame {
         self.cursor = cursor
         let visible = layout.regionRows
         guard layout.regions != nil else { table = nil; selection = nil; scroll = 0; return }
-        let t = RegionTable(snapshot: snapshot, state: state, needed: state.tableScroll + max(visible, 1) + 1)
+        // The scroll below never goes past the stored scroll or selection, so these rows suffice.
+        let needed = max(state.tableScroll, state.focus == .regions ? state.tableSelection : 0) + max(visible, 1) + 1
+        let t = RegionTable(snapshot: snapshot, state: state, needed: needed)
         table = t
         var sel: Int?
         if state.focus == .map {

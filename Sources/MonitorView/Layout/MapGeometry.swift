@@ -3,12 +3,16 @@ import MonitorCore
 /// Where the map's cells are and which pages each covers. Render and input share it, so a
 /// click lands on the cell that was drawn there.
 ///
-/// Every cell covers `pagesPerCell` pages except the last, which takes what is left of the
-/// window; cells past the window's end are blank.
+/// Cells are a power-of-two number of pages, the smallest that fits the window into the
+/// panel, and sit on multiples of that size (cell boundaries and row labels are round
+/// addresses); the map may use fewer cells than the panel has. The first and last cells are
+/// cut to the window when it does not start or end on a boundary; cells past its end are blank.
 public struct MapGeometry: Sendable, Hashable {
     /// The part of the guest span shown.
     public let window: PageRange
     public let pagesPerCell: UInt64
+    /// Start of cell 0's slot: `window.lower` rounded down to a multiple of `pagesPerCell`.
+    public let origin: UInt64
     /// Screen position of cell 0.
     public let x: Int
     public let y: Int
@@ -23,21 +27,35 @@ public struct MapGeometry: Sendable, Hashable {
         self.window = window; self.x = x; self.y = y
         self.columns = max(0, columns); self.rows = max(0, rows); self.labelWidth = labelWidth
         let capacity = UInt64(max(1, self.columns * self.rows))
-        let step = max(1, (window.count + capacity - 1) / capacity)
+        var step = Self.powerOfTwo(atLeast: (window.count + capacity - 1) / capacity)
+        // An unaligned window can need one cell more than its length suggests.
+        while Self.cells(window, step: step) > capacity { step <<= 1 }
         pagesPerCell = step
-        cellCount = self.columns * self.rows == 0 || window.isEmpty ? 0 : Int((window.count + step - 1) / step)
+        origin = window.lower / step * step
+        cellCount = self.columns * self.rows == 0 || window.isEmpty ? 0 : Int(Self.cells(window, step: step))
+    }
+
+    /// Rows of cells the geometry fills (at most `rows`).
+    public var usedRows: Int { columns == 0 ? 0 : (cellCount + columns - 1) / columns }
+
+    static func powerOfTwo(atLeast n: UInt64) -> UInt64 {
+        n <= 1 ? 1 : 1 << (64 - UInt64((n - 1).leadingZeroBitCount))
+    }
+
+    private static func cells(_ window: PageRange, step: UInt64) -> UInt64 {
+        window.isEmpty ? 0 : (window.upper - window.lower / step * step + step - 1) / step
     }
 
     /// The pages of cell `i` (empty past the window).
     public func pages(ofCell i: Int) -> PageRange {
         guard i >= 0, i < cellCount else { return PageRange(lower: window.upper, upper: window.upper) }
-        let lo = window.lower + UInt64(i) * pagesPerCell
-        return PageRange(lower: lo, upper: min(window.upper, lo + pagesPerCell))
+        let slot = origin + UInt64(i) * pagesPerCell
+        return PageRange(lower: max(window.lower, slot), upper: min(window.upper, slot + pagesPerCell))
     }
 
     public func cell(containing page: UInt64) -> Int? {
         guard window.contains(page) else { return nil }
-        return Int((page - window.lower) / pagesPerCell)
+        return Int((page - origin) / pagesPerCell)
     }
 
     /// The cell drawn at screen position (x, y), if any.
@@ -54,18 +72,25 @@ public struct MapGeometry: Sendable, Hashable {
     /// Pages a full row of cells covers (the pan step).
     public var pagesPerRow: UInt64 { pagesPerCell * UInt64(max(1, columns)) }
 
-    /// Shared pages per cell, one batched query (plus one for the last, shorter cell).
+    /// Address (page) where row `r` of cells starts: a multiple of the cell size, even when
+    /// the first cell is cut to the window.
+    public func rowStart(_ r: Int) -> UInt64 { origin + UInt64(r * columns) * pagesPerCell }
+
+    /// Shared pages per cell: one batched query for the whole cells, one more for each cut end.
     func sharedPerCell(_ map: SharedRegionMap) -> [UInt64] {
         guard cellCount > 0 else { return [] }
-        var out: [UInt64]
-        if cellCount > 1 {
-            let full = PageRange(lower: window.lower, upper: window.lower + UInt64(cellCount - 1) * pagesPerCell)
-            out = map.sharedPagesPerCell(span: full, cells: cellCount - 1)
-        } else {
-            out = []
-        }
+        if cellCount == 1 { return [map.sharedPages(in: window)] }
+        let cutFirst = origin < window.lower
+        let cutLast = pages(ofCell: cellCount - 1).count < pagesPerCell
+        let a = cutFirst ? 1 : 0, b = cutLast ? cellCount - 1 : cellCount
+        var out: [UInt64] = []
         out.reserveCapacity(cellCount)
-        out.append(map.sharedPages(in: pages(ofCell: cellCount - 1)))
+        if cutFirst { out.append(map.sharedPages(in: pages(ofCell: 0))) }
+        if b > a {
+            let whole = PageRange(lower: origin + UInt64(a) * pagesPerCell, upper: origin + UInt64(b) * pagesPerCell)
+            out += map.sharedPagesPerCell(span: whole, cells: b - a)
+        }
+        if cutLast { out.append(map.sharedPages(in: pages(ofCell: cellCount - 1))) }
         return out
     }
 }

@@ -75,6 +75,13 @@ public struct ScreenLayout: Sendable, Hashable {
         let mapNatural = 2 + max(1, min(natural ? 8 : 4, mapRowsWanted))
         let mapMax = 2 + max(1, mapRowsWanted)
 
+        // Cells are a power of two in size, so the rows the map gets may hold more than it fills.
+        func mapRowsUsed(_ rows: Int) -> Int {
+            guard rows > 3, mapColumns > 0 else { return rows }
+            let g = MapGeometry(window: window, x: 0, y: 0, columns: mapColumns, rows: rows - 2, labelWidth: labelWidth)
+            return 2 + max(1, g.usedRows)
+        }
+
         var y = 0
         l.header = PanelRect(x: 0, y: 0, width: width, height: headerRows)
         y += headerRows
@@ -103,9 +110,11 @@ public struct ScreenLayout: Sendable, Hashable {
                                      Slot(.bottom, min: 3, natural: bottomNatural, rank: 8, grow: 3,
                                           max: max(2 + max(1, snapshot.regions.count), rightNatural))],
                                     rows: natural ? mapNatural + bottomNatural : bodyRows)
-            guard let mapRows = top[.map] else { l.tooSmall = true; return l }
+            guard let allotted = top[.map] else { l.tooSmall = true; return l }
+            let mapRows = mapRowsUsed(allotted)
             place(.map, PanelRect(x: 0, y: y, width: width, height: mapRows)); y += mapRows
-            if let bottom = top[.bottom] {
+            if let b = top[.bottom] {
+                let bottom = b + allotted - mapRows
                 l.regions = PanelRect(x: 0, y: y, width: leftWidth, height: natural ? regionNatural : bottom)
                 let got = Slot.allocate(right, rows: bottom)
                 var ry = y
@@ -120,8 +129,21 @@ public struct ScreenLayout: Sendable, Hashable {
                 slots.append(Slot(.migration, min: min(3, migrationSummary), natural: migrationSummary + (passTable > 0 ? 1 + passTable : 0), rank: 4))
             }
             slots.append(Slot(.cost, min: 2, natural: costNatural, rank: 1))
-            let got = Slot.allocate(slots, rows: natural ? slots.reduce(0) { $0 + $1.natural } : bodyRows)
-            guard got[.map] != nil else { l.tooSmall = true; return l }
+            var got = Slot.allocate(slots, rows: natural ? slots.reduce(0) { $0 + $1.natural } : bodyRows)
+            guard let allotted = got[.map] else { l.tooSmall = true; return l }
+            // Rows the map does not fill go to the panels below, up to what they can show.
+            var spare = allotted - mapRowsUsed(allotted)
+            if !natural && spare > 0 {
+                got[.map] = allotted - spare
+                for s in slots where s.id != .map && spare > 0 {
+                    guard let h = got[s.id] else { continue }
+                    let add = min(spare, s.max - h)
+                    if add > 0 { got[s.id] = h + add; spare -= add }
+                }
+                got[.map]! += spare
+            } else if natural {
+                got[.map] = allotted - spare
+            }
             for s in slots { if let h = got[s.id] { place(s.id, PanelRect(x: 0, y: y, width: width, height: h)); y += h } }
         }
         if let m = l.migration { l.migrationPassRows = min(passTable, max(0, m.height - migrationSummary - 1)) }

@@ -2,23 +2,30 @@ import MonitorCore
 
 /// Top lines: where the events come from, the span, event time, speed or live, pause, event and
 /// error counts, what is not known (tracking since, approximate map) and the last marker.
+///
+/// The first line gives way by importance, not by position: the span goes first, then the
+/// program name, then the position is shortened, then speed, time and pause; the source name is
+/// the last thing cut. With one row, the second line's fields are dropped before any of these.
 enum HeaderPanel {
-    static func draw(_ s: MonitorSnapshot, source: SourceStatus, state: ViewState, into g: inout CellGrid, rect: PanelRect, theme: Theme) {
-        var first: [(String, CellStyle)] = [("encmon", theme.value)]
-        if state.paused { first.append((" PAUSED ", theme.paused)) }
-        first.append(("t " + DisplayFormat.eventTime(s.time), theme.value))
+    enum Field: Hashable { case program, paused, time, state, source, position, span, detail }
+
+    static func draw(_ s: MonitorSnapshot, source: SourceStatus, state: ViewState, into g: inout CellGrid, rect: PanelRect,
+                     theme: Theme, glyphs: Glyphs) {
+        var first = FittedLine<Field>()
+        first.append(.program, "encmon", theme.value)
+        if state.paused { first.append(.paused, " PAUSED ", theme.paused) }
+        first.append(.time, "t " + DisplayFormat.eventTime(s.time), theme.value)
         if source.finished {
-            first.append(("finished", theme.good))
+            first.append(.state, "finished", theme.good)
         } else if let speed = state.speed {
-            first.append(("x" + speedText(speed), theme.value))
+            first.append(.state, "x" + speedText(speed), theme.value)
         } else if source.kind == .live || source.kind == .daemon {
-            first.append(("live", theme.good))
+            first.append(.state, "live", theme.good)
         }
-        var where_ = "\(source.kind.rawValue): \(source.name)"
-        if !source.position.isEmpty { where_ += " " + source.position }
-        first.append((where_, .plain))
+        first.append(.source, sourceName(source))
+        first.append(.position, source.position)
         let span = s.guestSpan
-        first.append(("span \(DisplayFormat.address(page: span.lower))-\(DisplayFormat.address(page: span.upper)) (\(DisplayFormat.pagesAsBytes(span.count)))", .plain))
+        first.append(.span, "span \(DisplayFormat.address(page: span.lower))-\(DisplayFormat.address(page: span.upper)) (\(DisplayFormat.pagesAsBytes(span.count)))")
 
         var second: [(String, CellStyle)] = []
         second.append(("events \(DisplayFormat.count(s.totals.events))", .plain))
@@ -28,17 +35,40 @@ enum HeaderPanel {
         if dropped > 0 { second.append(("dropped events \(dropped)", theme.warning)) }
         if s.totals.rejected > 0 { second.append(("rejected \(s.totals.rejected)", theme.warning)) }
         if s.regions.isApproximate { second.append(("! approximate map (region cap reached)", theme.error)) }
-        if let m = s.lastMarker { second.append(("phase: " + m, theme.label)) }
+        // A demo's position is its phase, already on the first line.
+        if let m = s.lastMarker, !showsPhase(source, marker: m) { second.append(("phase: " + m, theme.label)) }
         if source.kind != .demo, let since = s.trackingSince {
             second.append(("tracking since t " + DisplayFormat.eventTime(since) + ", earlier state unknown", theme.dim))
         }
 
+        var steps: [FittedLine<Field>.Step] = [.drop(.span), .drop(.program), .cut(.position, to: 16),
+                                               .drop(.state), .drop(.time), .cut(.position, to: 0),
+                                               .drop(.paused), .cut(.source, to: 1)]
         if rect.height >= 2 {
-            g.flow(first, in: PanelRect(x: rect.x, y: rect.y, width: rect.width, height: 1))
+            g.flow(first.fitted(width: rect.width, steps: steps, ellipsis: glyphs.ellipsis), in: PanelRect(x: rect.x, y: rect.y, width: rect.width, height: 1))
             g.flow(second, in: rect.dropFirst(1))
         } else {
-            g.flow(first + second, in: rect)
+            // One row: the counts fit after the first line's fields or not at all.
+            var line = first
+            for (text, style) in second { line.append(.detail, text, style) }
+            steps.insert(.drop(.detail), at: 0)
+            g.flow(line.fitted(width: rect.width, steps: steps, ellipsis: glyphs.ellipsis), in: rect)
         }
+    }
+
+    /// "replay: boot.trace"; a name that already says its kind ("demo: tour ...") is not prefixed again.
+    static func sourceName(_ source: SourceStatus) -> String {
+        let kind = source.kind.rawValue
+        let name = source.name
+        if name.isEmpty { return kind }
+        let lower = name.lowercased()
+        if lower == kind || lower.hasPrefix(kind + ":") || lower.hasPrefix(kind + " ") { return name }
+        return kind + ": " + name
+    }
+
+    /// Whether the source's position already is the phase (the demo reports its last marker).
+    static func showsPhase(_ source: SourceStatus, marker: String) -> Bool {
+        !source.position.isEmpty && (source.kind == .demo || source.position == marker)
     }
 
     static func speedText(_ v: Double) -> String {

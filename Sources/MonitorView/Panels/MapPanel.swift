@@ -14,7 +14,7 @@ enum MapPanel {
         let shadeStyles = [theme.privateCell, theme.partialCell, theme.partialCell, theme.partialCell, theme.sharedCell]
 
         for i in 0..<g.cellCount {
-            let total = i == g.cellCount - 1 ? g.pages(ofCell: i).count : g.pagesPerCell
+            let total = i == 0 || i == g.cellCount - 1 ? g.pages(ofCell: i).count : g.pagesPerCell
             var ch: Unicode.Scalar
             var style: CellStyle
             if let holes, holes[i], shared[i] == 0 {
@@ -33,7 +33,7 @@ enum MapPanel {
         if g.labelWidth > 0 {
             let rows = (g.cellCount + g.columns - 1) / g.columns
             for r in 0..<min(rows, g.rows) {
-                let label = DisplayFormat.address(page: g.pages(ofCell: r * g.columns).lower)
+                let label = DisplayFormat.address(page: g.rowStart(r))
                 grid.put(DisplayFormat.padLeft(label, g.labelWidth - 1), x: g.x - g.labelWidth, y: g.y + r,
                          style: theme.addressLabel, maxWidth: g.labelWidth - 1)
             }

@@ -56,7 +56,7 @@ enum RegionsPanel {
             return
         }
         let filterPage = table.filterAddress.map { $0 >> GuestPage.shift }
-        for r in 0..<min(visible, table.rowCount - frame.scroll) {
+        for r in 0..<max(0, min(visible, table.loadedRows - frame.scroll)) {
             let i = frame.scroll + r
             let region = table.region(atRow: i)
             let row = r + 2

@@ -2,25 +2,30 @@ import MonitorCore
 
 /// The rows of the shared-region table for one frame, in the chosen order, without touching
 /// more regions than the frame needs:
-/// - address order: row i is `region(at: i)`, O(log n) per visible row;
-/// - other orders: a full sort while the map is small, a bounded top-k selection above
-///   `fullSortLimit` (the title then says "top N");
+/// - address order (either direction): row i is `region(at:)`, O(log n) per visible row;
+/// - other orders: one pass over the map that keeps only the first `needed` rows (a bounded
+///   selection, see `selectTop`); above `fullSortLimit` regions the table scrolls through the
+///   first `topKMaximum` rows only (the title then says "top N");
 /// - with an address filter: the regions around that address, sorted by the chosen key.
 struct RegionTable {
     static let fullSortLimit = 10_000
-    static let topKStep = 1_000
     static let topKMaximum = 10_000
     /// Regions either side of a filter address.
     static let filterNeighbours = 50
 
     private enum Rows {
         case address(SharedRegionMap)
+        case addressDescending(SharedRegionMap)
+        /// The first rows of the order; rows past the list are not loaded this frame.
         case list([SharedRegion])
     }
 
     private let rows: Rows
+    /// Rows one can scroll through (not all of them are loaded: see `loadedRows`).
     let rowCount: Int
-    /// "top 1000" when the rows are a selection of the largest/oldest/most flipped.
+    /// Rows `region(atRow:)` can return: the first `needed` rows at least, or all of them.
+    let loadedRows: Int
+    /// "top 10000" when the rows are a selection of the largest/oldest/most flipped.
     let topK: Int?
     /// The filter address (bytes) and whether a region contains it.
     let filterAddress: UInt64?
@@ -28,14 +33,17 @@ struct RegionTable {
     /// Row of the region containing (or next after) the filter address.
     let filterRow: Int?
 
+    /// Row `i < loadedRows`.
     func region(atRow i: Int) -> SharedRegion {
         switch rows {
         case .address(let m): m.region(at: i)
+        case .addressDescending(let m): m.region(at: m.count - 1 - i)
         case .list(let l): l[i]
         }
     }
 
-    /// Builds the rows; `needed` is the number of rows the frame will look at (scroll + visible).
+    /// Builds the rows; `needed` is the number of rows the frame will look at (first visible row
+    /// or selection, whichever is further, plus the visible rows).
     init(snapshot: MonitorSnapshot, state: ViewState, needed: Int) {
         let map = snapshot.regions
         var address: UInt64?
@@ -49,16 +57,15 @@ struct RegionTable {
         filterAddress = address
         filterError = error
         let key = state.sortKey, descending = state.sortDescending
-        let flips = snapshot.flipIndex
 
         if let a = address {
             let page = a >> GuestPage.shift
             let i = map.index(ofFirstRegionEndingAfter: page)
             let lo = max(0, i - Self.filterNeighbours), hi = min(map.count, i + Self.filterNeighbours)
             var list = (lo..<hi).map { map.region(at: $0) }
-            if key != .address || descending { list.sort(by: Self.ordering(key, descending, flips)) }
+            if key != .address || descending { list.sort(by: Self.ordering(key, descending, snapshot.flipIndex)) }
             rows = .list(list)
-            rowCount = list.count
+            rowCount = list.count; loadedRows = list.count
             topK = nil
             if i < map.count {
                 let target = map.region(at: i).pages.lower
@@ -70,28 +77,27 @@ struct RegionTable {
         }
         filterRow = nil
         let n = map.count
-        if key == .address && !descending {
-            rows = .address(map); rowCount = n; topK = nil
-        } else if key == .address {
-            // Descending address: still O(rows log n), indices counted from the end.
-            let k = min(n, Self.topKLimit(needed))
-            rows = .list((0..<k).map { map.region(at: n - 1 - $0) }); rowCount = k
-            topK = nil
-        } else if n <= Self.fullSortLimit {
-            rows = .list(map.sorted(by: Self.ordering(key, descending, flips))); rowCount = n; topK = nil
-        } else {
-            let k = min(n, Self.topKLimit(needed))
-            let top = Self.selectTop(map, k: k, by: Self.ordering(key, descending, flips))
-            rows = .list(top); rowCount = top.count; topK = k
+        if key == .address {
+            rows = descending ? .addressDescending(map) : .address(map)
+            rowCount = n; loadedRows = n; topK = nil
+            return
         }
+        rowCount = n <= Self.fullSortLimit ? n : min(n, Self.topKMaximum)
+        topK = n <= Self.fullSortLimit ? nil : rowCount
+        let k = min(rowCount, max(1, needed))
+        let top: [SharedRegion]
+        switch key {
+        case .size: top = Self.selectTop(map, k: k, rank: SizeRank(descending: descending))
+        case .age: top = Self.selectTop(map, k: k, rank: AgeRank(descending: descending))
+        case .flips: top = Self.selectTop(map, k: k, rank: FlipsRank(descending: descending, index: snapshot.flipIndex))
+        case .address: top = []  // returned above
+        }
+        rows = .list(top)
+        loadedRows = top.count
     }
 
-    /// Rows the table lets one scroll through for `needed` rows on screen.
-    static func topKLimit(_ needed: Int) -> Int {
-        min(topKMaximum, max(topKStep, (needed + topKStep - 1) / topKStep * topKStep))
-    }
-
-    /// Strict ordering: the chosen key, then address.
+    /// Strict ordering: the chosen key, then address. The reference for the ranks below (and
+    /// the sort of the few rows around a filter address).
     static func ordering(_ key: RegionSortKey, _ descending: Bool, _ flips: FlipIndex) -> (SharedRegion, SharedRegion) -> Bool {
         func tie(_ a: SharedRegion, _ b: SharedRegion) -> Bool { a.pages.lower < b.pages.lower }
         switch key {
@@ -110,36 +116,67 @@ struct RegionTable {
         }
     }
 
-    /// The first `k` regions in `before` order, by a bounded max-heap over all regions:
-    /// O(n log k) time, O(k) memory, no full sort.
-    static func selectTop(_ map: SharedRegionMap, k: Int, by before: (SharedRegion, SharedRegion) -> Bool) -> [SharedRegion] {
-        guard k > 0 else { return [] }
-        // heap[0] is the worst of the kept k (the one every other kept region comes before).
-        var heap: [SharedRegion] = []
-        heap.reserveCapacity(k)
-        func siftUp(_ i: Int) {
-            var c = i
-            while c > 0 {
-                let p = (c - 1) / 2
-                if before(heap[p], heap[c]) { heap.swapAt(p, c); c = p } else { break }
-            }
-        }
-        func siftDown(_ i: Int) {
-            var p = i
-            while true {
-                let l = 2 * p + 1, r = l + 1
-                var w = p
-                if l < heap.count && before(heap[w], heap[l]) { w = l }
-                if r < heap.count && before(heap[w], heap[r]) { w = r }
-                if w == p { return }
-                heap.swapAt(p, w); p = w
-            }
-        }
+    /// The first `k` regions in `rank` order (ties to the lower address), in one pass over the
+    /// map: O(n) time on any input, O(k) memory, then O(k log n) to fetch the winners.
+    ///
+    /// The pass visits regions in address order, so a region whose rank is not below the worst
+    /// kept one can never make the cut (it would lose the tie on address) and costs one
+    /// comparison. Those that might are appended (rank and position) to a buffer of `4k`; when
+    /// it fills, a quickselect keeps the best `k` and tightens the bound. Unlike a heap, a pass
+    /// whose ranks keep improving (youngest first over regions shared in address order) stays
+    /// linear.
+    static func selectTop<R: RegionRank>(_ map: SharedRegionMap, k: Int, rank: R) -> [SharedRegion] {
+        guard k > 0, !map.isEmpty else { return [] }
+        var rank = rank
+        let capacity = max(4 * k, 256)
+        var buffer: [RankedRow] = []
+        buffer.reserveCapacity(capacity)
+        // Once the buffer has filled, every candidate must rank below `bound`; it only decreases.
+        var bound = UInt64.max, full = false
+        var index = 0
         for r in map {
-            if heap.count < k { heap.append(r); siftUp(heap.count - 1) }
-            else if before(r, heap[0]) { heap[0] = r; siftDown(0) }
+            defer { index += 1 }
+            let v = rank.rank(r, below: bound)
+            if full && v >= bound {
+                // No region ranks below the floor: nothing after this one can win.
+                if bound <= rank.floor { break }
+                continue
+            }
+            buffer.append(RankedRow(rank: v, index: index))
+            if buffer.count == capacity {
+                buffer.withUnsafeMutableBufferPointer { Self.partition(firstK: k, of: $0) }
+                buffer.removeLast(capacity - k)
+                bound = buffer.reduce(0) { max($0, $1.rank) }
+                full = true
+            }
         }
-        return heap.sorted(by: before)
+        if buffer.count > k {
+            buffer.withUnsafeMutableBufferPointer { Self.partition(firstK: k, of: $0) }
+            buffer.removeLast(buffer.count - k)
+        }
+        buffer.sort { $0.precedes($1) }
+        return buffer.map { map.region(at: $0.index) }
+    }
+
+    /// Reorders `b` so that its first `k` elements are the `k` smallest (in any order).
+    /// Quickselect with a median-of-three pivot: O(count) expected.
+    static func partition(firstK k: Int, of b: UnsafeMutableBufferPointer<RankedRow>) {
+        var lo = 0, hi = b.count - 1
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if b[mid].precedes(b[lo]) { b.swapAt(mid, lo) }
+            if b[hi].precedes(b[lo]) { b.swapAt(hi, lo) }
+            if b[hi].precedes(b[mid]) { b.swapAt(hi, mid) }
+            let pivot = b[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while b[i].precedes(pivot) { i += 1 }
+                while pivot.precedes(b[j]) { j -= 1 }
+                if i <= j { b.swapAt(i, j); i += 1; j -= 1 }
+            }
+            // Now [lo, j] precede or equal the pivot and [i, hi] follow or equal it.
+            if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { return }
+        }
     }
 
     /// Row of the region overlapping `pages` (the map cursor's cell), or the next one in address order.
@@ -148,6 +185,9 @@ struct RegionTable {
         case .address:
             let i = map.index(ofFirstRegionEndingAfter: pages.lower)
             return i < rowCount ? i : (rowCount > 0 ? rowCount - 1 : nil)
+        case .addressDescending:
+            let i = map.index(ofFirstRegionEndingAfter: pages.lower)
+            return rowCount == 0 ? nil : rowCount - 1 - min(i, rowCount - 1)
         case .list(let l):
             return l.firstIndex { $0.pages.overlaps(pages) }
         }
@@ -162,4 +202,74 @@ struct RegionTable {
         }
         return max(0, min(s, max(0, count - visible)))
     }
+}
+
+/// A region's rank in a non-address order and its position in address order.
+struct RankedRow {
+    var rank: UInt64
+    var index: Int
+
+    /// Rank, then address: a strict total order.
+    @inline(__always)
+    func precedes(_ o: RankedRow) -> Bool { rank != o.rank ? rank < o.rank : index < o.index }
+}
+
+/// A non-address order as one number per region: smaller ranks come first, ties go to the
+/// lower address. A protocol rather than a closure so that `selectTop` is specialised per order.
+protocol RegionRank {
+    /// The region's rank, or any value `>= bound` when it cannot rank below `bound`. Called in
+    /// address order with a bound that never grows.
+    mutating func rank(_ r: SharedRegion, below bound: UInt64) -> UInt64
+    /// The smallest rank any region can have.
+    var floor: UInt64 { get }
+}
+
+struct SizeRank: RegionRank {
+    let descending: Bool
+    @inline(__always) func rank(_ r: SharedRegion, below _: UInt64) -> UInt64 { descending ? ~r.pages.count : r.pages.count }
+    /// Regions hold at least one page.
+    var floor: UInt64 { descending ? 0 : 1 }
+}
+
+/// Descending age is oldest first: the smallest `firstShared` stamp.
+struct AgeRank: RegionRank {
+    let descending: Bool
+    @inline(__always) func rank(_ r: SharedRegion, below _: UInt64) -> UInt64 { UInt64(descending ? r.firstShared : ~r.firstShared) }
+    var floor: UInt64 { 0 }
+}
+
+/// Flips of a region: two binary searches in the flip index (only done when sorting by flips).
+///
+/// Most flips first: a region must have more flips than `~bound` to rank below it, and so must
+/// any block of pages holding it. One query over a block that gallops forward (doubling while
+/// blocks stay quiet, halving when not) rules out every region inside, so the quiet stretches
+/// between flipped buffers cost one comparison a region.
+struct FlipsRank: RegionRank {
+    let descending: Bool
+    let index: FlipIndex
+    /// Pages below this hold no region that can rank below the current bound.
+    private var quietUntil: UInt64 = 0
+    private var blockPages: UInt64 = 1 << 12
+
+    init(descending: Bool, index: FlipIndex) { self.descending = descending; self.index = index }
+
+    mutating func rank(_ r: SharedRegion, below bound: UInt64) -> UInt64 {
+        guard descending else { return index.flips(in: r.pages) }
+        let pages = r.pages
+        if pages.upper <= quietUntil { return .max }
+        guard pages.lower >= quietUntil else { return ~index.flips(in: pages) }
+        let span = max(blockPages, pages.count)
+        let block = PageRange(first: pages.lower, count: span)  // clamped to the address space
+        let f = index.flips(in: block)
+        if f <= ~bound {
+            quietUntil = block.upper
+            blockPages = min(blockPages << 1, 1 << 40)
+            if pages.upper <= quietUntil { return .max }
+        } else {
+            blockPages = max(blockPages >> 1, 1)
+        }
+        return block.upper == pages.upper ? ~f : ~index.flips(in: pages)
+    }
+
+    var floor: UInt64 { 0 }
 }

@@ -62,6 +62,7 @@ final class CursesTerminal {
         screen = scr
         window = cn_stdscr()
         signals = SessionSignalHandlers(restoringTo: saved)
+        CrashTerminalRestore.install()
         charset = (utf8 && !settings.asciiOnly) ? .unicode : .ascii
 
         cbreak()
@@ -95,6 +96,7 @@ final class CursesTerminal {
         if let s = screen { delscreen(s) }
         screen = nil
         signals.restore()
+        CrashTerminalRestore.uninstall()
     }
 
     /// G4: ncursesw draws wide characters only in a UTF-8 locale. Returns whether the user's own

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Synchronization
+import CNcurses
 
 /// The last SIGINT/SIGTERM/SIGHUP received, 0 when none. Written only by the signal handler
 /// (an atomic store is async-signal-safe), read by the session loop after each key read or frame.
@@ -62,4 +63,48 @@ struct SessionSignalHandlers: ~Copyable {
         let s = pendingSignal.load(ordering: .relaxed)
         return s == 0 ? nil : s
     }
+}
+
+/// On a crash (a Swift trap is SIGILL or SIGTRAP; also SIGSEGV, SIGBUS, SIGFPE, SIGABRT) leave
+/// curses mode before dying, as htop does, so the user's shell is usable. `endwin` is not
+/// async-signal-safe, but the process is about to die anyway. The handler then puts back the
+/// previous action (the Swift runtime's backtracer, or the default) and re-raises, so the crash
+/// report, exit status and core dump are those of the original crash.
+enum CrashTerminalRestore {
+    static let fatalSignals: [Int32] = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGABRT]
+
+    static func install() {
+        for sig in fatalSignals {
+            var action = sigaction()
+            #if canImport(Darwin)
+            action.__sigaction_u.__sa_handler = crashHandler
+            #else
+            action.__sigaction_handler.sa_handler = crashHandler
+            #endif
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0
+            sigaction(sig, &action, previousCrashActions + Int(sig))
+        }
+    }
+
+    /// Puts the previous actions back once the terminal is restored normally.
+    static func uninstall() {
+        for sig in fatalSignals { sigaction(sig, previousCrashActions + Int(sig), nil) }
+    }
+}
+
+/// Previous actions by signal number, written before the handler is installed and only read by
+/// it: a fixed allocation, so the handler neither allocates nor locks.
+nonisolated(unsafe) private let previousCrashActions: UnsafeMutablePointer<sigaction> = {
+    let p = UnsafeMutablePointer<sigaction>.allocate(capacity: 65)
+    p.initialize(repeating: sigaction(), count: 65)
+    return p
+}()
+
+private func crashHandler(_ sig: Int32) {
+    endwin()
+    let message = "\nencmon: terminated by signal \(sig); terminal restored\n"
+    _ = message.withCString { write(2, $0, strlen($0)) }
+    sigaction(sig, previousCrashActions + Int(sig), nil)
+    raise(sig)
 }
