@@ -783,7 +783,9 @@ final class _RegionTree: @unchecked Sendable {
             level += 1
         }
         // The root has no lower fill bound; split it when full, drop it when it has one child.
-        if Self.count(root, height) > Self.capacity(height) {
+        let rootCount = Self.count(root, height)
+        if rootCount > Self.capacity(height) {
+            let cap = Self.capacity(height)
             let newRoot = _Inner.allocate()
             innerNodes += 1
             newRoot.count = 1
@@ -791,9 +793,8 @@ final class _RegionTree: @unchecked Sendable {
             setEntry(newRoot, 0, child: root, level: height)
             root = newRoot.raw
             height += 1
-            let n = Self.count(root, height - 1), cap = Self.capacity(height - 1)
             redistribute(newRoot, childLevel: height - 1, first: 0, count: 1, into: 2,
-                         firstCount: edge == .last ? cap : (edge == .first ? n - cap : nil))
+                         firstCount: edge == .last ? cap : (edge == .first ? rootCount - cap : nil))
         }
         while height > 0 && _Inner(root).count == 1 {
             let old = root
