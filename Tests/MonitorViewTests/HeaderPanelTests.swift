@@ -20,7 +20,7 @@ import MonitorCore
 
     @Test func sourceAndPositionComeBeforeTheRest() {
         let at100 = header(Self.demo, width: 100)
-        #expect(at100[0] == "t 9.0s  x4  demo: migrate (seed 1, 4 GiB)  migration: pre-copy (1.16 GiB/s link, encrypted pa...")
+        #expect(at100[0] == "t 9.0s  x4  demo: migrate (seed 1, 4 GiB)  migration: pre-copy (1.16 GiB/s link, encrypted path 2...")
         // Wide enough for everything but the span.
         let at140 = header(Self.demo, width: 140)
         #expect(at140[0].hasPrefix("encmon  t 9.0s  x4  demo: migrate (seed 1, 4 GiB)  " + Self.marker))
@@ -36,7 +36,7 @@ import MonitorCore
 
     @Test func phaseShowsOnce() {
         let lines = header(Self.demo, width: 200)
-        #expect(lines.joined(separator: "\n").components(separatedBy: "pre-copy").count == 2)
+        #expect(lines.filter { $0.contains("pre-copy") }.count == 1)
         #expect(!lines[1].contains("phase:"))
         // A replay's position is not its phase: both show.
         let replay = header(Fixtures.replay, width: 200)

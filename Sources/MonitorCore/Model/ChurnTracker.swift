@@ -43,6 +43,8 @@ public struct ChurnTracker: Sendable {
     private var outstandingPoolable: UInt64 = 0
     public private(set) var totalFlips: UInt64 = 0
     public private(set) var totalFlippedPages: UInt64 = 0
+    /// Shared buffers dropped unflipped to stay within `maxTracked`: their flips, if any, are missed.
+    public private(set) var prunedUnflipped: UInt64 = 0
     private var avoided: [UInt64]
 
     public init(window: EventTime = 10, maxTracked: Int = 65_536, poolableMaxPages: UInt64 = 512) {
@@ -73,6 +75,11 @@ public struct ChurnTracker: Sendable {
         case .toPrivate:
             guard var e = entries[key], e.isShared else { return 0 }
             e.isShared = false
+            if e.flips == 0 && (c.time - e.sharedAt > window || e.pages != n) {
+                // Not a flip and never flipped: nothing left to learn from this buffer.
+                entries[key] = nil
+                return 0
+            }
             if e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages); e.inPool = false }
             var flipped: UInt64 = 0
             if c.time - e.sharedAt <= window && e.pages == n {
@@ -88,12 +95,26 @@ public struct ChurnTracker: Sendable {
         }
     }
 
-    /// Drops entries that can no longer flip and never did; then, if still over, the oldest.
+    /// Brings the table down to at most half of `maxTracked`, in O(tracked), so that pruning
+    /// costs O(1) amortised per conversion: first entries that can no longer flip and never did
+    /// (shared longer ago than the window), then every entry without a flip (a buffer shared
+    /// since may then flip unseen: `prunedUnflipped` counts them), then the least-flipped.
     private mutating func prune(now: EventTime) {
-        entries = entries.filter { $0.value.flips > 0 || (now - $0.value.sharedAt <= window && $0.value.isShared) }
-        if entries.count > maxTracked * 3 / 4 {
-            let keep = entries.sorted { ($0.value.flips, $0.value.sharedAt) > ($1.value.flips, $1.value.sharedAt) }.prefix(maxTracked / 2)
-            entries = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+        let target = maxTracked / 2
+        entries = entries.filter { $0.value.flips > 0 || now - $0.value.sharedAt <= window }
+        if entries.count > target {
+            let before = entries.count
+            entries = entries.filter { $0.value.flips > 0 }
+            prunedUnflipped += UInt64(before - entries.count)
+        }
+        if entries.count > target {
+            // Keep the most-flipped: the smallest power-of-two threshold that keeps at most `target`.
+            var histogram = [Int](repeating: 0, count: 65)
+            for e in entries.values { histogram[64 - e.flips.leadingZeroBitCount] += 1 }
+            var kept = 0, bits = 64
+            while bits > 0 && kept + histogram[bits] <= target { kept += histogram[bits]; bits -= 1 }
+            let minimum: UInt64 = bits >= 64 ? .max : UInt64(1) << bits
+            entries = entries.filter { $0.value.flips >= minimum }
         }
         outstandingPoolable = entries.values.reduce(0) { $0 + ($1.inPool ? $1.pages : 0) }
     }

@@ -56,7 +56,9 @@ public struct MonitorTotals: Sendable, Hashable {
     public var rejectedByReason: [RejectionReason: UInt64] = [:]
     public var otherHypercalls: UInt64 = 0
     public var lostEvents: UInt64 = 0
-    public var byPath: [ConversionPath: UInt64] = [:]
+    /// Conversions by the interface they were seen on, indexed by `ConversionPath.rawValue`
+    /// (an array: a dictionary update per event showed in replay profiles).
+    public var conversionsByPath = [UInt64](repeating: 0, count: ConversionPath.allCases.count)
 }
 
 /// The model: applies events in order and keeps the shared set, rates, churn, kernel counters
@@ -146,7 +148,7 @@ public struct Monitor: Sendable {
         }
         totals.conversions += 1
         totals.pagesChanged += changed
-        totals.byPath[c.path, default: 0] += 1
+        totals.conversionsByPath[Int(c.path.rawValue)] += 1
         let flipped = churn.observe(c)
         let n = c.pages.count
         let dir = c.direction

@@ -247,8 +247,9 @@ extension SharedRegionMap: Sequence {
 
 // MARK: - Nodes
 
-/// A leaf: header (count, next leaf), then columns start (approximate flag in bit 63), end,
-/// firstShared, lastChange. One slot past `capacity` absorbs the transient overflow of an insert.
+/// A leaf: header (count, next leaf), then columns start (approximate flag in bit 63), end, and
+/// stamps (firstShared in the low half, lastChange in the high half: one column fewer to shift).
+/// One slot past `capacity` absorbs the transient overflow of an insert.
 struct _Leaf {
     static let capacity = 64
     /// The fill bound `checkInvariants` enforces for non-root nodes.
@@ -264,8 +265,7 @@ struct _Leaf {
 
     static func allocate() -> _Leaf {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 16)
-        (raw + 16).bindMemory(to: UInt64.self, capacity: 2 * slots)
-        (raw + 16 + 16 * slots).bindMemory(to: UInt32.self, capacity: 2 * slots)
+        (raw + 16).bindMemory(to: UInt64.self, capacity: 3 * slots)
         let leaf = _Leaf(raw)
         leaf.count = 0
         leaf.next = nil
@@ -282,23 +282,23 @@ struct _Leaf {
     }
     @inline(__always) var starts: UnsafeMutablePointer<UInt64> { (raw + 16).assumingMemoryBound(to: UInt64.self) }
     @inline(__always) var ends: UnsafeMutablePointer<UInt64> { (raw + 16 + 8 * Self.slots).assumingMemoryBound(to: UInt64.self) }
-    @inline(__always) var firsts: UnsafeMutablePointer<UInt32> { (raw + 16 + 16 * Self.slots).assumingMemoryBound(to: UInt32.self) }
-    @inline(__always) var lasts: UnsafeMutablePointer<UInt32> { (raw + 16 + 20 * Self.slots).assumingMemoryBound(to: UInt32.self) }
+    @inline(__always) var stamps: UnsafeMutablePointer<UInt64> { (raw + 16 + 16 * Self.slots).assumingMemoryBound(to: UInt64.self) }
 
     @inline(__always) func start(_ i: Int) -> UInt64 { starts[i] & ~Self.approximateBit }
     @inline(__always) func isApproximate(_ i: Int) -> Bool { starts[i] & Self.approximateBit != 0 }
     @inline(__always) func length(_ i: Int) -> UInt64 { ends[i] &- (starts[i] & ~Self.approximateBit) }
+    @inline(__always) func first(_ i: Int) -> UInt32 { UInt32(truncatingIfNeeded: stamps[i]) }
+    @inline(__always) func last(_ i: Int) -> UInt32 { UInt32(truncatingIfNeeded: stamps[i] >> 32) }
 
     @inline(__always) func set(_ i: Int, start: UInt64, end: UInt64, approximate: Bool, first: UInt32, last: UInt32) {
         starts[i] = start | (approximate ? Self.approximateBit : 0)
         ends[i] = end
-        firsts[i] = first
-        lasts[i] = last
+        stamps[i] = UInt64(first) | UInt64(last) << 32
     }
 
     func region(_ i: Int) -> SharedRegion {
         SharedRegion(pages: PageRange(lower: start(i), upper: ends[i]), isApproximate: isApproximate(i),
-                     firstShared: firsts[i], lastChange: lasts[i])
+                     firstShared: first(i), lastChange: last(i))
     }
 
     func set(_ i: Int, _ r: SharedRegion) {
@@ -391,30 +391,14 @@ func _less(_ a: UInt64, _ b: UInt64) -> Int { Int(truncatingIfNeeded: (a &- b) >
 
 enum _NodeKind { case leaf, inner }
 
-/// Column byte offsets and strides of a node layout with `slots` entries.
-@inline(__always)
-private func _column(_ kind: _NodeKind, _ c: Int, slots: Int) -> (offset: Int, stride: Int) {
-    switch kind {
-    case .leaf:
-        switch c {
-        case 0: return (16, 8)
-        case 1: return (16 + 8 * slots, 8)
-        case 2: return (16 + 16 * slots, 4)
-        default: return (16 + 20 * slots, 4)
-        }
-    case .inner:
-        return (16 + 8 * c * slots, 8)
-    }
-}
-
 /// memmove of `count` entries between (possibly the same) nodes of possibly different slot counts.
+/// Both layouts are 16 header bytes then 8-byte columns: 3 in a leaf, 4 in an inner node.
 @inline(__always)
 private func _moveEntries(_ kind: _NodeKind, from src: UnsafeMutableRawPointer, _ srcSlots: Int, _ srcIndex: Int,
                           to dst: UnsafeMutableRawPointer, _ dstSlots: Int, _ dstIndex: Int, count: Int) {
     guard count > 0 else { return }
-    for c in 0..<4 {
-        let s = _column(kind, c, slots: srcSlots), d = _column(kind, c, slots: dstSlots)
-        (dst + d.offset + dstIndex * d.stride).copyMemory(from: src + s.offset + srcIndex * s.stride, byteCount: count * s.stride)
+    for c in 0..<(kind == .leaf ? 3 : 4) {
+        (dst + 16 + 8 * (c * dstSlots + dstIndex)).copyMemory(from: src + 16 + 8 * (c * srcSlots + srcIndex), byteCount: 8 * count)
     }
 }
 
@@ -667,19 +651,26 @@ final class _RegionTree: @unchecked Sendable {
         count &+= countDelta
         sharedPages &+= pageDelta
         var level = 1
+        // A last end changes above the leaf only along a run of last children.
+        var endChanged = true
         while level <= height {
             let parent = _Inner(pathNodes[level])
             let i = pathSlots[level]
             parent.sums[i] &+= pageDelta
             parent.counts[i] &+= countDelta
-            if level == 1 {
-                // An emptied leaf is about to merge into its left sibling (or its right one, whose
-                // entry is then rewritten), so give it the end that survives the merge.
-                let n = leaf.count
-                parent.lastEnds[i] = n > 0 ? leaf.ends[n - 1] : (i > 0 ? parent.lastEnds[i - 1] : 0)
-            } else {
-                let child = _Inner(pathNodes[level - 1])
-                parent.lastEnds[i] = child.lastEnds[child.count - 1]
+            if endChanged {
+                let end: UInt64
+                if level == 1 {
+                    // An emptied leaf is about to merge into its left sibling (or its right one,
+                    // whose entry is then rewritten), so give it the end that survives the merge.
+                    let n = leaf.count
+                    end = n > 0 ? leaf.ends[n - 1] : (i > 0 ? parent.lastEnds[i - 1] : 0)
+                } else {
+                    let child = _Inner(pathNodes[level - 1])
+                    end = child.lastEnds[child.count - 1]
+                }
+                endChanged = parent.lastEnds[i] != end && i == parent.count - 1
+                parent.lastEnds[i] = end
             }
             level += 1
         }
@@ -905,7 +896,7 @@ final class _RegionTree: @unchecked Sendable {
         var approximate = false
         for t in j..<k {
             old &+= leaf.length(t)
-            first = Swift.min(first, leaf.firsts[t])
+            first = Swift.min(first, leaf.first(t))
             approximate = approximate || leaf.isApproximate(t)
         }
         let ns = Swift.min(s0, lo), ne = Swift.max(e1, hi)
@@ -949,8 +940,8 @@ final class _RegionTree: @unchecked Sendable {
         var old: UInt64 = 0
         for t in j..<k { old &+= leaf.length(t) }
         let keepLeft = s0 < lo, keepRight = e1 > hi
-        let leftApproximate = leaf.isApproximate(j), leftFirst = leaf.firsts[j]
-        let rightApproximate = leaf.isApproximate(k - 1), rightFirst = leaf.firsts[k - 1]
+        let leftApproximate = leaf.isApproximate(j), leftFirst = leaf.first(j)
+        let rightApproximate = leaf.isApproximate(k - 1), rightFirst = leaf.first(k - 1)
         let pieces = (keepLeft ? 1 : 0) + (keepRight ? 1 : 0)
         leaf.replaceSlots(j, k, with: pieces)
         var slot = j

@@ -62,12 +62,35 @@ public enum MonitorSummary {
             ("migration", migrationJSON(s.migration)),
         ]
         if includeRegions {
-            fields.append(("regions", .array(s.regions.map {
-                .object([("gpa", .string(Hex.address($0.pages.lower << GuestPage.shift))), ("pages", .uint($0.pages.count))]
-                        + ($0.isApproximate ? [("approximate", .bool(true))] : []))
-            })))
+            fields.append(("regions", .array(s.regions.map(regionJSON))))
         }
         return .object(fields)
+    }
+
+    /// The same text as `json(...).serialized(pretty: true)`, but the region list (a million
+    /// entries for a fragmented guest) is streamed to `write` in chunks instead of being built
+    /// as one value and one string: memory stays proportional to a chunk, not to the regions.
+    public static func writePrettyJSON(_ s: MonitorSnapshot, source: SourceStatus, chunkRegions: Int = 4096,
+                                       to write: (String) -> Void) {
+        var head = json(s, source: source, includeRegions: false).serialized(pretty: true)
+        head.removeLast(2)  // "\n}"
+        guard !s.regions.isEmpty else {
+            write(head + ",\n  \"regions\": []\n}")
+            return
+        }
+        var chunk = head + ",\n  \"regions\": ["
+        var n = 0
+        for r in s.regions {
+            chunk += (n == 0 ? "\n    " : ",\n    ") + regionJSON(r).serialized()
+            n += 1
+            if n % chunkRegions == 0 { write(chunk); chunk = "" }
+        }
+        write(chunk + "\n  ]\n}")
+    }
+
+    static func regionJSON(_ r: SharedRegion) -> JSONValue {
+        .object([("gpa", .string(Hex.address(r.pages.lower << GuestPage.shift))), ("pages", .uint(r.pages.count))]
+                + (r.isApproximate ? [("approximate", .bool(true))] : []))
     }
 
     static func migrationJSON(_ m: MigrationTracker) -> JSONValue {

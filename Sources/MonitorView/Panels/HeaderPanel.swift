@@ -7,7 +7,11 @@ import MonitorCore
 /// program name, then the position is shortened, then speed, time and pause; the source name is
 /// the last thing cut. With one row, the second line's fields are dropped before any of these.
 enum HeaderPanel {
-    enum Field: Hashable { case program, paused, time, state, source, position, span, detail }
+    enum Field: Hashable {
+        case program, paused, time, state, source, position, span
+        /// The second line's fields, when there is one row.
+        case detail(Int)
+    }
 
     static func draw(_ s: MonitorSnapshot, source: SourceStatus, state: ViewState, into g: inout CellGrid, rect: PanelRect,
                      theme: Theme, glyphs: Glyphs) {
@@ -50,8 +54,9 @@ enum HeaderPanel {
         } else {
             // One row: the counts fit after the first line's fields or not at all.
             var line = first
-            for (text, style) in second { line.append(.detail, text, style) }
-            steps.insert(.drop(.detail), at: 0)
+            for (i, (text, style)) in second.enumerated() { line.append(.detail(i), text, style) }
+            let dropDetails: [FittedLine<Field>.Step] = second.indices.reversed().map { .drop(.detail($0)) }
+            steps.insert(contentsOf: dropDetails, at: 0)
             g.flow(line.fitted(width: rect.width, steps: steps, ellipsis: glyphs.ellipsis), in: rect)
         }
     }

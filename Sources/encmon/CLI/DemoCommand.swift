@@ -99,8 +99,12 @@ extension EncmonCommand {
                     if !more { break }
                 }
                 let snapshot = monitor.snapshot()
-                StandardOutput.write((json ? MonitorSummary.json(snapshot, source: source.status).serialized(pretty: true)
-                                           : MonitorSummary.text(snapshot, source: source.status)) + "\n")
+                if json {
+                    MonitorSummary.writePrettyJSON(snapshot, source: source.status) { StandardOutput.write($0) }
+                    StandardOutput.write("\n")
+                } else {
+                    StandardOutput.write(MonitorSummary.text(snapshot, source: source.status) + "\n")
+                }
                 return
             }
             var options = display.sessionOptions

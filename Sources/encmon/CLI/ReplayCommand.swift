@@ -50,7 +50,8 @@ extension EncmonCommand {
                 try requireEvents(source)
                 let snapshot = monitor.snapshot()
                 if json {
-                    StandardOutput.write(MonitorSummary.json(snapshot, source: source.status).serialized(pretty: true) + "\n")
+                    MonitorSummary.writePrettyJSON(snapshot, source: source.status) { StandardOutput.write($0) }
+                    StandardOutput.write("\n")
                 } else {
                     StandardOutput.write(MonitorSummary.text(snapshot, source: source.status) + "\n")
                 }

@@ -288,6 +288,52 @@ private func randomRange(_ rng: inout SplitMix64, in window: PageRange) -> PageR
         map.checkInvariants()
     }
 
+    /// In-order and descending builds (a scan's pattern), where nodes overflowing at the end
+    /// of the tree split unevenly, with some deletions near the growing end that shrink the small
+    /// edge nodes; then churn everywhere.
+    @Test(arguments: [41 as UInt64, 42])
+    func edgeBuildsMatchTheReference(seed: UInt64) {
+        for descending in [false, true] {
+            var rng = SplitMix64(seed: seed)
+            var map = SharedRegionMap()
+            var ref = NaiveRegions()
+            let n: UInt64 = 8_000
+            let context = "seed \(seed) \(descending ? "descending" : "in-order")"
+            for k in 0..<n {
+                let i = descending ? n - 1 - k : k
+                let range: PageRange
+                let shared = rng.below(20) != 0
+                if shared {
+                    range = PageRange(first: 8 * i, count: 1 + rng.below(3))
+                } else {
+                    // Carve near the growing end: splits, shrinks or removes recent regions.
+                    let back = rng.below(100)
+                    let page = descending ? 8 * i + back : 8 * i - Swift.min(8 * i, back)
+                    range = PageRange(first: page, count: 1 + rng.below(4))
+                }
+                let got = shared ? map.markShared(range, stamp: UInt32(k)) : map.markPrivate(range, stamp: UInt32(k))
+                let want = shared ? ref.markShared(range, stamp: UInt32(k)) : ref.markPrivate(range, stamp: UInt32(k))
+                guard got == want else { Issue.record("\(context) op \(k): returned \(got), reference \(want)"); return }
+                guard compare(map, ref, &rng, universe: [PageRange(lower: 0, upper: 8 * n)], full: k % 1_000 == 999,
+                              context: "\(context) op \(k)") else { return }
+            }
+            let bytesPerRegion = Double(map.allocatedBytes) / Double(map.count)
+            #expect(bytesPerRegion < 30, "\(context): \(bytesPerRegion) bytes a region; edge splits should fill nodes")
+            for op in 0..<3_000 {
+                let range = PageRange(first: rng.below(8 * n), count: 1 + rng.below(rng.below(50) == 0 ? 2_000 : 3))
+                let shared = rng.below(2) == 0
+                let got = shared ? map.markShared(range, stamp: 2) : map.markPrivate(range, stamp: 2)
+                let want = shared ? ref.markShared(range, stamp: 2) : ref.markPrivate(range, stamp: 2)
+                guard got == want else { Issue.record("\(context) churn \(op): returned \(got), reference \(want)"); return }
+                guard compare(map, ref, &rng, universe: [PageRange(lower: 0, upper: 8 * n)], full: op % 500 == 499,
+                              context: "\(context) churn \(op)") else { return }
+            }
+            #expect(map.markPrivate(PageRange(lower: 0, upper: PageRange.maxPage), stamp: 3) == ref.pages)
+            #expect(map.isEmpty)
+            map.checkInvariants()
+        }
+    }
+
     /// Operations near page 0 and near `PageRange.maxPage`, with ranges spanning the whole space.
     @Test(arguments: [31 as UInt64, 32, 33])
     func endsOfTheAddressSpace(seed: UInt64) {
