@@ -38,8 +38,13 @@ struct SimulatorRandom: RandomNumberGenerator, Sendable {
     }
 }
 
-struct SplitMix64: Sendable {
+/// SplitMix64: the seeding generator, also the tests' deterministic source (a failing seed
+/// replays exactly).
+struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
+    init(state: UInt64) { self.state = state }
+    init(seed: UInt64) { state = seed }
+    mutating func below(_ n: UInt64) -> UInt64 { next() % n }
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

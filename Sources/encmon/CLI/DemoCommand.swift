@@ -99,12 +99,7 @@ extension EncmonCommand {
                     if !more { break }
                 }
                 let snapshot = monitor.snapshot()
-                if json {
-                    MonitorSummary.writePrettyJSON(snapshot, source: source.status) { StandardOutput.write($0) }
-                    StandardOutput.write("\n")
-                } else {
-                    StandardOutput.write(MonitorSummary.text(snapshot, source: source.status) + "\n")
-                }
+                printSummary(snapshot, source: source.status, json: json)
                 return
             }
             var options = display.sessionOptions

@@ -49,12 +49,7 @@ extension EncmonCommand {
                 try readWholeFile(source, into: &monitor)
                 try requireEvents(source)
                 let snapshot = monitor.snapshot()
-                if json {
-                    MonitorSummary.writePrettyJSON(snapshot, source: source.status) { StandardOutput.write($0) }
-                    StandardOutput.write("\n")
-                } else {
-                    StandardOutput.write(MonitorSummary.text(snapshot, source: source.status) + "\n")
-                }
+                printSummary(snapshot, source: source.status, json: json)
                 reportMalformed(source)
                 return
             }
@@ -101,6 +96,16 @@ extension EncmonCommand {
                     + "page_enc_status_hc kernel log lines or an encmon recording",
                 exitCode: 65)
         }
+    }
+}
+
+/// The batch summary on stdout: JSON (the region list streamed) or text.
+func printSummary(_ snapshot: MonitorSnapshot, source: SourceStatus, json: Bool) {
+    if json {
+        MonitorSummary.writePrettyJSON(snapshot, source: source) { StandardOutput.write($0) }
+        StandardOutput.write("\n")
+    } else {
+        StandardOutput.write(MonitorSummary.text(snapshot, source: source) + "\n")
     }
 }
 

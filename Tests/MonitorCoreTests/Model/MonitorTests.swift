@@ -92,7 +92,7 @@ private func conv(_ t: Double, _ first: UInt64, _ n: UInt64, _ d: ConversionDire
     }
 
     @Test func symmetricDifferenceMatchesAPerPageModel() {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<50 {
             var a = SharedRegionMap(), b = SharedRegionMap()
             var sa = Set<UInt64>(), sb = Set<UInt64>()
@@ -114,18 +114,5 @@ private func conv(_ t: Double, _ first: UInt64, _ n: UInt64, _ d: ConversionDire
         m.apply(.counter(time: 1, name: "hypercalls", value: 100))
         m.apply(.counter(time: 3, name: "hypercalls", value: 500))
         #expect(m.counters["hypercalls"]?.perSecond == 200)
-    }
-}
-
-/// Deterministic test randomness.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

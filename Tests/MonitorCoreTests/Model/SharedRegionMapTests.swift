@@ -1,20 +1,6 @@
 import Testing
 @testable import MonitorCore
 
-/// Deterministic generator so that a failing seed replays exactly.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: UInt64) -> UInt64 { next() % n }
-}
-
 /// The naive reference: a sorted array of regions rebuilt with the documented rules.
 private struct NaiveRegions {
     var regions: [SharedRegion] = []

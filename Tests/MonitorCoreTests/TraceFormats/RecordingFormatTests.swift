@@ -4,17 +4,8 @@ import Testing
 
 private typealias T = TraceFormatsTestSupport
 
-/// A small deterministic generator (SplitMix64) so that failures reproduce.
-struct TraceFormatsRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
+/// The shared deterministic generator, so that failures reproduce.
+typealias TraceFormatsRandom = SplitMix64
 
 @Suite struct TraceFormatsRecordingTests {
     static func randomDouble(_ g: inout TraceFormatsRandom) -> Double {

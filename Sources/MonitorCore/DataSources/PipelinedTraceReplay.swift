@@ -1,0 +1,320 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Synchronization
+
+/// Batch replay on two threads: a second thread reads and parses the file while the calling thread
+/// applies events, so a replay takes about max(parse, apply) instead of their sum.
+///
+/// ```swift
+/// let progress = TraceReplayProgress()
+/// let result = try PipelinedTraceReplay.run(path: file, progress: progress) { batch in
+///     monitor.apply(batch)
+///     // progress.status is the position of the last batch handed over
+/// }
+/// ```
+///
+/// Events reach `body` in file order, exactly as `TraceReader` reads them sequentially.
+public enum PipelinedTraceReplay {
+    public static let defaultBatchSize = 16_384
+    public static let defaultQueueDepth = 4
+
+    /// Opens `path` (`-` = standard input) on the calling thread, so an open failure throws
+    /// `TraceFileError.cannotOpen` before any thread starts. Then a parsing thread reads the input
+    /// in batches of `batchSize` events (the last one shorter, none empty) and hands them over a
+    /// queue of at most `queueDepth` batches to `body`, which runs on the calling thread.
+    ///
+    /// A read error on the parsing thread is rethrown here. An error thrown by `body` stops the
+    /// parsing thread at its next hand-over (at most one batch of parsing later) and is rethrown
+    /// once that thread has ended; it never outlives this call. (Reading a pipe, it ends when its
+    /// current `read(2)` returns.)
+    ///
+    /// Memory: the reader's buffer plus at most `queueDepth + 2` batches.
+    public static func run(path: String, chunkSize: Int = TraceReader.defaultChunkSize,
+                           batchSize: Int = defaultBatchSize, queueDepth: Int = defaultQueueDepth,
+                           progress: TraceReplayProgress? = nil,
+                           _ body: ([MonitorEvent]) throws -> Void) throws -> TraceReplayResult {
+        let reader = try TraceReader(path: path, chunkSize: chunkSize)
+        progress?.start(name: reader.name, counters: reader.counters)
+        let job = ReplayJob(reader: reader, batchSize: max(1, batchSize), queueDepth: max(1, queueDepth))
+
+        guard let thread = ProducerThread.start({ job.produce() }) else {
+            // No thread to be had (EAGAIN): the same batches, read on this thread.
+            return try job.runInline(progress: progress, body)
+        }
+        while true {
+            switch job.channel.receive() {
+            case .batch(let events, let counters):
+                progress?.update(counters)
+                do {
+                    try body(events)
+                } catch {
+                    job.channel.cancel()
+                    thread.join()
+                    throw error
+                }
+            case .end(let outcome):
+                thread.join()
+                let result = try outcome.get()
+                progress?.update(result.counters, finished: true)
+                return result
+            }
+        }
+    }
+}
+
+/// What a finished replay read.
+public struct TraceReplayResult: Sendable, Hashable {
+    public var counters: TraceReadCounters
+    /// The first malformed lines (line number, reason, start of the text), for stderr.
+    public var malformedSamples: [MalformedLine]
+    public var status: SourceStatus
+
+    public init(counters: TraceReadCounters, malformedSamples: [MalformedLine], status: SourceStatus) {
+        self.counters = counters; self.malformedSamples = malformedSamples; self.status = status
+    }
+}
+
+/// Where a pipelined replay is, readable from any thread while it runs (the CLI's progress line).
+/// It shows the reader's state after the last line of the batch most recently handed to `body`,
+/// so it never runs ahead of the events applied.
+///
+/// A class because the replay and its observers share one instance.
+public final class TraceReplayProgress: Sendable {
+    private struct State {
+        var name = ""
+        var counters = TraceReadCounters()
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Lines, events and bytes read so far, and the file size (for `counters.progress`).
+    public var counters: TraceReadCounters { state.withLock { $0.counters } }
+    /// bytes read / file size, or nil for streams.
+    public var fraction: Double? { counters.progress }
+    /// As `TraceReplaySource.status`: "line 1200 (24%)".
+    public var status: SourceStatus {
+        state.withLock { SourceStatus.replay(name: $0.name, counters: $0.counters, finished: $0.finished) }
+    }
+
+    func start(name: String, counters: TraceReadCounters) {
+        state.withLock { $0 = State(name: name, counters: counters) }
+    }
+
+    func update(_ counters: TraceReadCounters, finished: Bool = false) {
+        state.withLock { $0.counters = counters; $0.finished = finished }
+    }
+}
+
+extension SourceStatus {
+    /// The status of a trace replay (same wording as `TraceReplaySource.status`).
+    static func replay(name: String, counters c: TraceReadCounters, finished: Bool) -> SourceStatus {
+        var position = "line \(c.lines)"
+        if let p = c.progress { position += " (\(Int((p * 100).rounded(.down)))%)" }
+        return SourceStatus(kind: .replay, name: name, position: position, lines: c.lines,
+                            skippedLines: c.skipped + c.duplicates, malformedLines: c.malformed,
+                            droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+    }
+}
+
+// MARK: - The parsing side
+
+/// One replay's shared state: the reader, until the parsing thread takes it, and the queue.
+private final class ReplayJob: Sendable {
+    /// The `Mutex` carries the non-Sendable reader across threads: it is taken out exactly once,
+    /// by whichever side reads (the parsing thread, or `runInline`).
+    private let reader: Mutex<TraceReader?>
+    let batchSize: Int
+    let channel: BatchChannel
+
+    init(reader: sending TraceReader, batchSize: Int, queueDepth: Int) {
+        self.reader = Mutex(reader)
+        self.batchSize = batchSize
+        channel = BatchChannel(depth: queueDepth)
+    }
+
+    private func takeReader() -> TraceReader? {
+        reader.withLock { r in
+            let taken = r
+            r = nil
+            return taken
+        }
+    }
+
+    /// The parsing thread's work: every batch into the channel, then the outcome.
+    func produce() {
+        guard let reader = takeReader() else { return }
+        let outcome = Result<TraceReplayResult, any Error> {
+            try Self.readBatches(reader, batchSize: batchSize) { events, counters in
+                guard channel.send(.batch(events, counters)) else { throw ReplayCancelled() }
+            }
+            return Self.result(of: reader)
+        }
+        channel.finish(outcome)
+    }
+
+    /// The fallback without a thread: the same batches, straight to `body`.
+    func runInline(progress: TraceReplayProgress?, _ body: ([MonitorEvent]) throws -> Void) throws -> TraceReplayResult {
+        guard let reader = takeReader() else { preconditionFailure("replay reader taken twice") }
+        try Self.readBatches(reader, batchSize: batchSize) { events, counters in
+            progress?.update(counters)
+            try body(events)
+        }
+        let result = Self.result(of: reader)
+        progress?.update(result.counters, finished: true)
+        return result
+    }
+
+    private static func result(of reader: TraceReader) -> TraceReplayResult {
+        TraceReplayResult(counters: reader.counters, malformedSamples: reader.malformedSamples,
+                          status: .replay(name: reader.name, counters: reader.counters, finished: true))
+    }
+
+    /// Leaves `TraceReader.forEach` (its fast path) when a batch is full, so that the reader's
+    /// counters are current at each hand-over.
+    private struct BatchFull: Error {}
+
+    /// Reads `reader` to its end, handing `deliver` each full batch and a last, shorter, non-empty
+    /// one, with the reader's counters after the batch's last line.
+    static func readBatches(_ reader: TraceReader, batchSize: Int,
+                            _ deliver: ([MonitorEvent], TraceReadCounters) throws -> Void) throws {
+        var batch: [MonitorEvent] = []
+        batch.reserveCapacity(batchSize)
+        while true {
+            do {
+                try reader.forEach { e in
+                    batch.append(e)
+                    if batch.count == batchSize { throw BatchFull() }
+                }
+            } catch is BatchFull {
+                try deliver(batch, reader.counters)
+                batch = []
+                batch.reserveCapacity(batchSize)
+                continue
+            }
+            if !batch.isEmpty { try deliver(batch, reader.counters) }
+            return
+        }
+    }
+}
+
+/// The parsing thread stops: the caller's `body` threw.
+private struct ReplayCancelled: Error {}
+
+/// The bounded hand-over from the parsing thread to the caller: at most `depth` batches wait,
+/// then the producer blocks; the end message never blocks.
+private final class BatchChannel: Sendable {
+    enum Message: Sendable {
+        case batch([MonitorEvent], TraceReadCounters)
+        case end(Result<TraceReplayResult, any Error>)
+    }
+
+    private struct State {
+        var queue: [Message] = []
+        var head = 0
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+    /// Messages waiting.
+    private let waiting = DispatchSemaphore(value: 0)
+    /// Room for batches.
+    private let room = DispatchSemaphore(value: 0)
+
+    init(depth: Int) {
+        // Signalled up from 0, not created with `value: depth`: libdispatch traps when a
+        // semaphore is freed below its initial value, as `room` is after a cancelled replay.
+        for _ in 0..<depth { room.signal() }
+    }
+
+    /// Producer: blocks while the queue is full. False once the consumer has cancelled.
+    func send(_ message: Message) -> Bool {
+        room.wait()
+        let accepted = state.withLock { s in
+            if s.cancelled { return false }
+            s.queue.append(message)
+            return true
+        }
+        if accepted { waiting.signal() }
+        return accepted
+    }
+
+    /// Producer: the last message; never blocks.
+    func finish(_ outcome: Result<TraceReplayResult, any Error>) {
+        state.withLock { $0.queue.append(.end(outcome)) }
+        waiting.signal()
+    }
+
+    /// Consumer: blocks until a message arrives.
+    func receive() -> Message {
+        waiting.wait()
+        let message = state.withLock { s in
+            let m = s.queue[s.head]
+            s.head += 1
+            if s.head == s.queue.count || s.head >= 64 {
+                s.queue.removeFirst(s.head)
+                s.head = 0
+            }
+            return m
+        }
+        if case .batch = message { room.signal() }
+        return message
+    }
+
+    /// Consumer: the producer stops at its next `send` (woken if it waits for room).
+    func cancel() {
+        state.withLock { $0.cancelled = true }
+        room.signal()
+    }
+}
+
+// MARK: - The thread
+
+/// A joinable POSIX thread running one closure.
+private struct ProducerThread {
+    private let id: pthread_t
+
+    /// The closure travels to the thread as a retained object pointer, released there.
+    private final class Entry: Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    /// Nil when the system has no thread to give (EAGAIN).
+    static func start(_ body: @escaping @Sendable () -> Void) -> ProducerThread? {
+        let context = Unmanaged.passRetained(Entry(body)).toOpaque()
+        #if canImport(Darwin)
+        var id: pthread_t?
+        #else
+        var id = pthread_t()
+        #endif
+        let rc = pthread_create(&id, nil, { ProducerThread.main($0) }, context)
+        guard rc == 0 else {
+            Unmanaged<Entry>.fromOpaque(context).release()
+            return nil
+        }
+        #if canImport(Darwin)
+        return ProducerThread(id: id!)
+        #else
+        return ProducerThread(id: id)
+        #endif
+    }
+
+    private static func main(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+        guard let context else { return nil }
+        Unmanaged<Entry>.fromOpaque(context).takeRetainedValue().body()
+        return nil
+    }
+
+    func join() {
+        _ = pthread_join(id, nil)
+    }
+}
