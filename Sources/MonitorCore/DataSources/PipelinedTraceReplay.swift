@@ -141,17 +141,19 @@ private final class ReplayJob: Sendable {
         channel = BatchChannel(depth: queueDepth)
     }
 
-    private func takeReader() -> TraceReader? {
-        reader.withLock { r in
+    private func takeReader() -> TraceReader {
+        let taken = reader.withLock { r in
             let taken = r
             r = nil
             return taken
         }
+        guard let taken else { preconditionFailure("a replay's reader is read once") }
+        return taken
     }
 
     /// The parsing thread's work: every batch into the channel, then the outcome.
     func produce() {
-        guard let reader = takeReader() else { return }
+        let reader = takeReader()
         let outcome = Result<TraceReplayResult, any Error> {
             try Self.readBatches(reader, batchSize: batchSize) { events, counters in
                 guard channel.send(.batch(events, counters)) else { throw ReplayCancelled() }
@@ -163,7 +165,7 @@ private final class ReplayJob: Sendable {
 
     /// The fallback without a thread: the same batches, straight to `body`.
     func runInline(progress: TraceReplayProgress?, _ body: ([MonitorEvent]) throws -> Void) throws -> TraceReplayResult {
-        guard let reader = takeReader() else { preconditionFailure("replay reader taken twice") }
+        let reader = takeReader()
         try Self.readBatches(reader, batchSize: batchSize) { events, counters in
             progress?.update(counters)
             try body(events)
@@ -219,7 +221,6 @@ private final class BatchChannel: Sendable {
 
     private struct State {
         var queue: [Message] = []
-        var head = 0
         var cancelled = false
     }
 
@@ -256,15 +257,8 @@ private final class BatchChannel: Sendable {
     /// Consumer: blocks until a message arrives.
     func receive() -> Message {
         waiting.wait()
-        let message = state.withLock { s in
-            let m = s.queue[s.head]
-            s.head += 1
-            if s.head == s.queue.count || s.head >= 64 {
-                s.queue.removeFirst(s.head)
-                s.head = 0
-            }
-            return m
-        }
+        // At most `depth + 1` messages: removing the first is cheap.
+        let message = state.withLock { $0.queue.removeFirst() }
         if case .batch = message { room.signal() }
         return message
     }

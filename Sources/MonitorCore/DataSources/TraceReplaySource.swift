@@ -61,12 +61,6 @@ public final class TraceReplaySource: EventSource {
     public var counters: TraceReadCounters { reader.counters }
 
     public var status: SourceStatus {
-        let c = reader.counters
-        let finished = exhausted && lookahead == nil
-        var position = "line \(c.lines)"
-        if let p = c.progress { position += " (\(Int((p * 100).rounded(.down)))%)" }
-        return SourceStatus(kind: .replay, name: reader.name, position: position, lines: c.lines,
-                            skippedLines: c.skipped + c.duplicates, malformedLines: c.malformed,
-                            droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+        .replay(name: reader.name, counters: reader.counters, finished: exhausted && lookahead == nil)
     }
 }

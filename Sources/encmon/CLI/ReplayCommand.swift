@@ -39,59 +39,64 @@ extension EncmonCommand {
         }
 
         func run() throws {
+            var monitor = Monitor(configuration: model.configuration)
+            let wholeFile = json || summary || (!display.batch && !StandardOutput.isTerminal)
+            if wholeFile {
+                let result = try readWholeFile(into: &monitor)
+                try requireEvents(result.status, result.counters, result.malformedSamples)
+                printSummary(monitor.snapshot(), source: result.status, json: json)
+                reportMalformed(result.status, result.counters, result.malformedSamples)
+                return
+            }
             let source: TraceReplaySource
             do { source = try TraceReplaySource(path: file) } catch {
                 throw CommandFailure(message: "\(error)", exitCode: 66)
             }
-            var monitor = Monitor(configuration: model.configuration)
-            let wholeFile = json || summary || (!display.batch && !StandardOutput.isTerminal)
-            if wholeFile {
-                try readWholeFile(source, into: &monitor)
-                try requireEvents(source)
-                let snapshot = monitor.snapshot()
-                printSummary(snapshot, source: source.status, json: json)
-                reportMalformed(source)
-                return
-            }
             guard try source.peekNextTime() != nil else {
-                try requireEvents(source)
+                try requireEvents(source.status, source.counters, source.malformedSamples)
                 return
             }
             var options = display.sessionOptions
             options.speed = try SpeedArgument.parse(speed)
             let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
-            reportMalformed(source)
+            reportMalformed(source.status, source.counters, source.malformedSamples)
             try outcome.exitIfSignalled()
         }
 
-        /// Batch fast path, with a progress line on stderr when it is a terminal.
-        private func readWholeFile(_ source: TraceReplaySource, into monitor: inout Monitor) throws {
+        /// Batch fast path: parsing on a second core, the model on this one, with a progress line
+        /// on stderr when it is a terminal.
+        private func readWholeFile(into monitor: inout Monitor) throws -> TraceReplayResult {
+            let progress = TraceReplayProgress()
             let showProgress = StandardError.isTerminal
             var lastProgress = monotonicSeconds()
-            var n = 0
             var shown = false
-            try source.readAll { event in
-                monitor.apply(event)
-                n &+= 1
-                if showProgress && n & 0xffff == 0 {
+            let result: TraceReplayResult
+            do {
+                result = try PipelinedTraceReplay.run(path: file, progress: progress) { batch in
+                    monitor.apply(batch)
+                    guard showProgress else { return }
                     let now = monotonicSeconds()
                     if now - lastProgress >= 0.5 {
                         lastProgress = now
                         shown = true
-                        let s = source.status
-                        StandardError.write("\rencmon: reading \(s.name): \(s.position), \(n) events\u{1b}[K")
+                        let s = progress.status
+                        StandardError.write("\rencmon: reading \(s.name): \(s.position), \(monitor.totals.events) events\u{1b}[K")
                     }
                 }
+            } catch let error as TraceFileError {
+                if shown { StandardError.write("\r\u{1b}[K") }
+                if case .cannotOpen = error { throw CommandFailure(message: "\(error)", exitCode: 66) }
+                throw CommandFailure(message: "\(error)", exitCode: 74)
             }
             if shown { StandardError.write("\r\u{1b}[K") }
+            return result
         }
 
-        private func requireEvents(_ source: TraceReplaySource) throws {
-            let c = source.counters
+        private func requireEvents(_ status: SourceStatus, _ c: TraceReadCounters, _ samples: [MalformedLine]) throws {
             guard c.events == 0 else { return }
-            reportMalformed(source)
+            reportMalformed(status, c, samples)
             throw CommandFailure(
-                message: "\(source.status.name): no line of any supported format (\(c.lines) lines: \(c.skipped) skipped, \(c.malformed) malformed); "
+                message: "\(file): no line of any supported format (\(c.lines) lines: \(c.skipped) skipped, \(c.malformed) malformed); "
                     + "expected kvm_hypercall / kvm_vmgexit_msr_protocol_enter trace lines, QEMU kvm_hc_map_gpa_range lines, "
                     + "page_enc_status_hc kernel log lines or an encmon recording",
                 exitCode: 65)
@@ -110,15 +115,14 @@ func printSummary(_ snapshot: MonitorSnapshot, source: SourceStatus, json: Bool)
 }
 
 /// Prints the first malformed lines and the total, naming file and line.
-func reportMalformed(_ source: TraceReplaySource) {
-    let c = source.counters
+func reportMalformed(_ status: SourceStatus, _ c: TraceReadCounters, _ samples: [MalformedLine]) {
     guard c.malformed > 0 else { return }
-    let name = source.status.name
-    for m in source.malformedSamples {
+    let name = status.name
+    for m in samples {
         StandardError.write("encmon: \(name):\(m.lineNumber): malformed line (\(m.reason)): \(m.text)\n")
     }
-    if c.malformed > UInt64(source.malformedSamples.count) {
-        StandardError.write("encmon: \(name): \(c.malformed) malformed lines in all (first \(source.malformedSamples.count) shown)\n")
+    if c.malformed > UInt64(samples.count) {
+        StandardError.write("encmon: \(name): \(c.malformed) malformed lines in all (first \(samples.count) shown)\n")
     } else {
         StandardError.write("encmon: \(name): \(c.malformed) malformed line\(c.malformed == 1 ? "" : "s") skipped\n")
     }

@@ -65,21 +65,33 @@ import Testing
         return (events, sizes, result)
     }
 
-    static func expectSameAsSequential(_ text: String, chunkSize: Int = TraceReader.defaultChunkSize, batchSize: Int,
-                                       queueDepth: Int = 4, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// Replays `text` with each (chunk size, batch size, queue depth) and compares with sequential
+    /// reading. Returns the sequential reader, for its counters.
+    @discardableResult
+    static func expectSameAsSequential(_ text: String, configurations: [(chunk: Int, batch: Int, depth: Int)],
+                                       sourceLocation: SourceLocation = #_sourceLocation) throws -> TraceReader {
         try withFile(text) { path in
             let (reference, reader) = try sequential(path)
-            let (events, sizes, result) = try pipelined(path, chunkSize: chunkSize, batchSize: batchSize, queueDepth: queueDepth)
-            #expect(events == reference, sourceLocation: sourceLocation)
-            #expect(result.counters == reader.counters, sourceLocation: sourceLocation)
-            #expect(result.malformedSamples == reader.malformedSamples, sourceLocation: sourceLocation)
-            #expect(result.status.finished, sourceLocation: sourceLocation)
-            #expect(result.status.name == reader.name, sourceLocation: sourceLocation)
-            // Full batches, then one shorter non-empty one.
-            #expect(sizes.dropLast().allSatisfy { $0 == batchSize }, sourceLocation: sourceLocation)
-            #expect(sizes.allSatisfy { $0 > 0 && $0 <= batchSize }, sourceLocation: sourceLocation)
-            #expect(sizes.count == (reference.count + batchSize - 1) / batchSize, sourceLocation: sourceLocation)
+            for (chunk, batch, depth) in configurations {
+                let (events, sizes, result) = try pipelined(path, chunkSize: chunk, batchSize: batch, queueDepth: depth)
+                let label = Comment(rawValue: "chunk \(chunk), batch \(batch), depth \(depth)")
+                #expect(events == reference, label, sourceLocation: sourceLocation)
+                #expect(result.counters == reader.counters, label, sourceLocation: sourceLocation)
+                #expect(result.malformedSamples == reader.malformedSamples, label, sourceLocation: sourceLocation)
+                #expect(result.status.finished && result.status.name == reader.name, label, sourceLocation: sourceLocation)
+                // Full batches, then one shorter non-empty one.
+                #expect(sizes.dropLast().allSatisfy { $0 == batch }, label, sourceLocation: sourceLocation)
+                #expect(sizes.allSatisfy { $0 > 0 && $0 <= batch }, label, sourceLocation: sourceLocation)
+                #expect(sizes.count == (reference.count + batch - 1) / batch, label, sourceLocation: sourceLocation)
+            }
+            return reader
         }
+    }
+
+    static func expectSameAsSequential(_ text: String, batchSize: Int,
+                                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try expectSameAsSequential(text, configurations: [(TraceReader.defaultChunkSize, batchSize, 4)],
+                                   sourceLocation: sourceLocation)
     }
 
     // MARK: same events as sequential reading
@@ -103,18 +115,14 @@ import Testing
 
     @Test func largeMixedInput() throws {
         let text = Self.mixedLines(200_000).joined(separator: "\n")
-        // Small chunks and batches with a one-batch queue: the parser waits on the caller often.
-        try Self.expectSameAsSequential(text, chunkSize: 4096, batchSize: 1000, queueDepth: 1)
-        try Self.withFile(text) { path in
-            let (reference, reader) = try Self.sequential(path)
-            #expect(reader.counters.malformed > 10_000)
-            #expect(reader.counters.skipped > 10_000)
-            #expect(reader.counters.lostEvents > 0)
-            let (events, _, result) = try Self.pipelined(path, batchSize: PipelinedTraceReplay.defaultBatchSize)
-            #expect(events == reference)
-            #expect(result.counters == reader.counters)
-            #expect(result.counters.bytesRead == result.counters.fileSize)
-        }
+        let reader = try Self.expectSameAsSequential(text, configurations: [
+            // Small chunks and batches with a one-batch queue: the parser often waits for the caller.
+            (chunk: 4096, batch: 1000, depth: 1),
+            (chunk: TraceReader.defaultChunkSize, batch: PipelinedTraceReplay.defaultBatchSize, depth: 4),
+        ])
+        let c = reader.counters
+        #expect(c.malformed > 10_000 && c.skipped > 10_000 && c.lostEvents > 0)
+        #expect(c.events > 100_000 && c.bytesRead == c.fileSize)
     }
 
     // MARK: errors
