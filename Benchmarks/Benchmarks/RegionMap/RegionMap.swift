@@ -32,9 +32,21 @@ final class Fixture {
     var bitmap: PlainBitmap
     var rng = SplitMix64(seed: 42)
 
-    init(regions: Int) {
+    /// `randomOrder`: the same regions, added in a shuffled order (a busy host's map) instead of by
+    /// address; the tree's leaves end up filled differently.
+    init(regions: Int, randomOrder: Bool = false) {
         self.regions = regions
-        map = RegionLayouts.regularMap(regions: regions)
+        if randomOrder {
+            var order = Array(0..<UInt64(regions))
+            order.shuffle(using: &rng)
+            var m = SharedRegionMap()
+            for i in order {
+                m.markShared(PageRange(first: i * RegionLayouts.stride, count: RegionLayouts.length), stamp: 1)
+            }
+            map = m
+        } else {
+            map = RegionLayouts.regularMap(regions: regions)
+        }
         bitmap = RegionLayouts.regularBitmap(regions: regions)
     }
 
@@ -156,23 +168,26 @@ let benchmarks: @Sendable () -> Void = {
             b.measurement(Metric.bitmapBytesPerRegion, bitmap.allocatedBytes / n)
         }
 
-        // Window query: 20,000 cells (a 250x80 map panel) over the whole span.
-        var query: Fixture?
-        Benchmark("RegionMap n=\(n): sharedPagesPerCell(cells: 20000)",
-                  configuration: .init(metrics: queryMetrics, timeUnits: .microseconds, warmupIterations: 3,
-                                       maxDuration: .seconds(2), maxIterations: 200)) { b in
-            let f = query ?? Fixture(regions: n)
-            query = f
-            let (expected, bitmapSeconds) = timed { f.bitmap.setPagesPerCell(span: f.span, cells: 20_000) }
-            b.startMeasurement()
-            let (cells, seconds) = timed { f.map.sharedPagesPerCell(span: f.span, cells: 20_000) }
-            b.stopMeasurement()
-            if cells != expected { b.error("sharedPagesPerCell disagrees with the bitmap") }
-            b.measurement(Metric.microseconds, Int((seconds * 1e6).rounded()))
-            b.measurement(Metric.bitmapMicroseconds, Int((bitmapSeconds * 1e6).rounded()))
-            b.measurement(Metric.bitmapRatio, Int((seconds / bitmapSeconds * 100).rounded()))
-            b.measurement(Metric.bytesPerRegion, f.map.allocatedBytes / f.map.count)
-            b.measurement(Metric.bitmapBytesPerRegion, f.bitmap.allocatedBytes / n)
+        // Window query: 20,000 cells (a 250x80 map panel) over the whole span, on the start map
+        // built in address order and on the same regions added in random order.
+        for randomOrder in [false, true] {
+            var query: Fixture?
+            Benchmark("RegionMap n=\(n): sharedPagesPerCell(cells: 20000)\(randomOrder ? ", map built in random order" : "")",
+                      configuration: .init(metrics: queryMetrics, timeUnits: .microseconds, warmupIterations: 3,
+                                           maxDuration: .seconds(2), maxIterations: 200)) { b in
+                let f = query ?? Fixture(regions: n, randomOrder: randomOrder)
+                query = f
+                let (expected, bitmapSeconds) = timed { f.bitmap.setPagesPerCell(span: f.span, cells: 20_000) }
+                b.startMeasurement()
+                let (cells, seconds) = timed { f.map.sharedPagesPerCell(span: f.span, cells: 20_000) }
+                b.stopMeasurement()
+                if cells != expected { b.error("sharedPagesPerCell disagrees with the bitmap") }
+                b.measurement(Metric.microseconds, Int((seconds * 1e6).rounded()))
+                b.measurement(Metric.bitmapMicroseconds, Int((bitmapSeconds * 1e6).rounded()))
+                b.measurement(Metric.bitmapRatio, Int((seconds / bitmapSeconds * 100).rounded()))
+                b.measurement(Metric.bytesPerRegion, f.map.allocatedBytes / f.map.count)
+                b.measurement(Metric.bitmapBytesPerRegion, f.bitmap.allocatedBytes / n)
+            }
         }
     }
 }

@@ -124,4 +124,22 @@ let benchmarks: @Sendable () -> Void = {
         if events != fixture.lineCount { b.error("Monitor applied \(events) events from \(fixture.lineCount) lines") }
         report(b, fixture: fixture, events: events, seconds: seconds, floor: floor)
     }
+
+    // The same, pipelined: a second thread reads and parses while this one applies batches, what
+    // `encmon replay FILE --json/--summary` does (ReplayCommand.readWholeFile).
+    Benchmark("Ingest 4M lines: read+parse+apply, pipelined (PipelinedTraceReplay.run -> Monitor.apply(batch))") { b in
+        let fixture = TraceFixture.shared
+        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
+        b.startMeasurement()
+        let (monitor, seconds) = timed { () -> Monitor in
+            var m = Monitor()
+            _ = try! PipelinedTraceReplay.run(path: fixture.path) { batch in m.apply(batch) }
+            return m
+        }
+        b.stopMeasurement()
+        blackHole(monitor.regions.count)
+        let events = Int(monitor.totals.events)
+        if events != fixture.lineCount { b.error("Monitor applied \(events) events from \(fixture.lineCount) lines") }
+        report(b, fixture: fixture, events: events, seconds: seconds, floor: floor)
+    }
 }

@@ -115,7 +115,9 @@ struct InteractiveSession {
 
     private mutating func draw(_ monitor: Monitor) {
         let snapshot = (!clocked && state.paused) ? (frozen ?? monitor.snapshot()) : monitor.snapshot()
-        shown = snapshot
+        // Keep the drawn snapshot only while paused: a snapshot shares the model's region map,
+        // and holding it while events are applied would make the next update copy the map.
+        shown = state.paused ? snapshot : nil
         let (w, h) = terminal.size
         var status = source.status
         if pump.exhausted { status.finished = true }
