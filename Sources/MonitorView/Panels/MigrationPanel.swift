@@ -21,7 +21,8 @@ enum MigrationPanel {
             }
         }
         if let last = m.passes.last {
-            if let r = last.record {
+            // The newest finished pass: the current one has no record until it ends.
+            if let r = m.passes.last(where: { $0.record != nil })?.record {
                 segs.append(("pass \(r.pass): re-sent \(DisplayFormat.count(r.pagesResentForEncryption)) pg for encryption changes (\(DisplayFormat.count(r.pagesChangedState)) changed state)", theme.partialCell))
                 segs.append(("resync bitmap \(DisplayFormat.bytes(r.resyncBitmapBytes)) vs ranges \(DisplayFormat.bytes(r.resyncRangeListBytes))", .plain))
             }
@@ -51,8 +52,10 @@ enum MigrationPanel {
         guard rect.height > 1 else { return }
         var row = 1
         if let p = m.latest {
+            // Progress is what is left of RAM, not bytes sent: later passes re-send pages, so
+            // sent bytes pass the total long before the migration ends.
             let total = max(p.ramTotalBytes, 1)
-            let frac = min(1, Double(p.ramTransferredBytes) / Double(total))
+            let frac = p.status == .completed ? 1 : max(0, min(1, 1 - Double(p.ramRemainingBytes) / Double(total)))
             var text = " \(DisplayFormat.percent(frac))  sent \(DisplayFormat.bytes(p.ramTransferredBytes))  left \(DisplayFormat.bytes(p.ramRemainingBytes))  of \(DisplayFormat.bytes(p.ramTotalBytes))"
             var barWidth = min(40, rect.width - text.unicodeScalars.count - 7)
             if barWidth < 8 {
