@@ -26,7 +26,9 @@ public struct SharedRegion: Hashable, Sendable {
 /// Storage is a B+tree: leaves hold up to 64 regions as parallel arrays (start with the
 /// approximate flag in bit 63, end, `firstShared`, `lastChange`: 24 bytes a slot), inner nodes
 /// hold per-child subtree region counts and shared-page sums, so positional access (`region(at:)`)
-/// and window sums (`sharedPages(in:)`) are O(log n) root descents. The map is a value type with
+/// and window sums (`sharedPages(in:)`) are O(log n) root descents, and per-child longest region
+/// and oldest `firstShared`, so the top-k queries (`largestRegions(_:)`, `oldestRegions(_:)`) read
+/// O(k log n) nodes instead of every region. The map is a value type with
 /// copy-on-write: the first mutation of a copy duplicates the tree in O(n).
 ///
 /// **Region cap.** A hostile guest can fragment its memory one page at a time. When a mutation
@@ -183,13 +185,28 @@ public struct SharedRegionMap: Sendable {
         }
     }
 
+    /// The `k` longest regions (every region when `k >= count`), longest first, ties going to the
+    /// lower address: the first `k` of the regions sorted by descending `pages.count`, then address.
+    ///
+    /// - Complexity: O(k log n) nodes visited: a best-first search over subtrees by their longest
+    ///   region (kept in the inner nodes) opens only nodes holding one of the first `k` regions
+    ///   (plus one per level at a tie), each pushing its up to 64 entries on a binary heap:
+    ///   O(k log n · 64 log(k log n)) comparisons, whatever n is. It never reads the other leaves.
+    public func largestRegions(_ k: Int) -> [SharedRegion] { tree.top(k, by: .longest) }
+
+    /// The `k` regions with the smallest `firstShared` stamp (every region when `k >= count`),
+    /// oldest first, ties going to the lower address. O(k log n) nodes visited, as for
+    /// `largestRegions(_:)`.
+    public func oldestRegions(_ k: Int) -> [SharedRegion] { tree.top(k, by: .oldest) }
+
     /// Every region in address order. O(n).
     public var allRegions: [SharedRegion] { Array(self) }
 
     /// Checks the whole structure; traps on the first violation. O(n).
     ///
     /// Regions sorted, non-empty, non-overlapping and non-adjacent, inside the 64-bit space;
-    /// every inner entry's count, page sum and last end equal to its subtree's; every node but
+    /// every inner entry's count, page sum, last end, longest region and oldest `firstShared`
+    /// equal to its subtree's; every node but
     /// the root and the first and last of each level at least half full, none empty but a root
     /// leaf, none over capacity; all leaves at one depth and linked in
     /// order; cached totals right; at most `regionCap` regions; approximate regions only in an
@@ -305,6 +322,40 @@ struct _Leaf {
         set(i, start: r.pages.lower, end: r.pages.upper, approximate: r.isApproximate, first: r.firstShared, last: r.lastChange)
     }
 
+    /// The longest region and the smallest `firstShared` (widened) among `slots`; 0 and
+    /// `UInt32.max` when there are none. O(slots.count).
+    @inline(__always) func bounds(_ slots: Range<Int>) -> (longest: UInt64, oldest: UInt64) {
+        var longest: UInt64 = 0, oldest = UInt64(UInt32.max)
+        for t in slots {
+            longest = Swift.max(longest, length(t))
+            oldest = Swift.min(oldest, stamps[t] & 0xFFFF_FFFF)
+        }
+        return (longest, oldest)
+    }
+
+    /// The longest region, stopping at the first one of `limit` pages (no region is longer).
+    @inline(__always) func longest(atMost limit: UInt64) -> UInt64 {
+        var longest: UInt64 = 0
+        for t in 0..<count {
+            let l = length(t)
+            if l >= limit { return l }
+            longest = Swift.max(longest, l)
+        }
+        return longest
+    }
+
+    /// The smallest `firstShared` (widened), stopping at the first one equal to `limit` (no stamp
+    /// is smaller).
+    @inline(__always) func oldest(atLeast limit: UInt64) -> UInt64 {
+        var oldest = UInt64(UInt32.max)
+        for t in 0..<count {
+            let f = stamps[t] & 0xFFFF_FFFF
+            if f <= limit { return f }
+            oldest = Swift.min(oldest, f)
+        }
+        return oldest
+    }
+
     /// First slot whose end is >= `page`, or `count`. O(capacity), for updates: counting the
     /// smaller ends vectorizes, never mispredicts and loads the column's lines in parallel,
     /// which beats a binary search's chain of dependent loads and unpredictable branches.
@@ -341,13 +392,15 @@ struct _Leaf {
 }
 
 /// An inner node: header (count), then columns child, child's last region end, child's shared
-/// page sum, child's region count.
+/// page sum, child's region count, child's longest region (pages) and child's oldest
+/// `firstShared` stamp (the bounds that `top(_:by:)` searches by).
 struct _Inner {
     static let capacity = 32
     static let minimum = capacity / 2
     static let refill = capacity * 2 / 3
     static let slots = capacity + 1
-    static let byteCount = 16 + 32 * slots
+    static let columns = 6
+    static let byteCount = 16 + 8 * columns * slots
 
     let raw: UnsafeMutableRawPointer
     @inline(__always) init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
@@ -357,6 +410,7 @@ struct _Inner {
         (raw + 16).bindMemory(to: UnsafeMutableRawPointer.self, capacity: slots)
         (raw + 16 + 8 * slots).bindMemory(to: UInt64.self, capacity: 2 * slots)
         (raw + 16 + 24 * slots).bindMemory(to: Int.self, capacity: slots)
+        (raw + 16 + 32 * slots).bindMemory(to: UInt64.self, capacity: 2 * slots)
         let node = _Inner(raw)
         node.count = 0
         return node
@@ -372,6 +426,42 @@ struct _Inner {
     @inline(__always) var lastEnds: UnsafeMutablePointer<UInt64> { (raw + 16 + 8 * Self.slots).assumingMemoryBound(to: UInt64.self) }
     @inline(__always) var sums: UnsafeMutablePointer<UInt64> { (raw + 16 + 16 * Self.slots).assumingMemoryBound(to: UInt64.self) }
     @inline(__always) var counts: UnsafeMutablePointer<Int> { (raw + 16 + 24 * Self.slots).assumingMemoryBound(to: Int.self) }
+    /// The longest region (pages) of each child's subtree; 0 for an empty leaf.
+    @inline(__always) var longest: UnsafeMutablePointer<UInt64> { (raw + 16 + 32 * Self.slots).assumingMemoryBound(to: UInt64.self) }
+    /// The smallest `firstShared` of each child's subtree, widened; `UInt32.max` for an empty leaf.
+    @inline(__always) var oldest: UnsafeMutablePointer<UInt64> { (raw + 16 + 40 * Self.slots).assumingMemoryBound(to: UInt64.self) }
+
+    /// The longest region and the oldest stamp of the whole subtree. O(capacity).
+    @inline(__always) func bounds() -> (longest: UInt64, oldest: UInt64) {
+        var longest: UInt64 = 0, oldest = UInt64(UInt32.max)
+        for t in 0..<count {
+            longest = Swift.max(longest, self.longest[t])
+            oldest = Swift.min(oldest, self.oldest[t])
+        }
+        return (longest, oldest)
+    }
+
+    /// `bounds().longest`, stopping at the first child that reaches `limit`.
+    @inline(__always) func longest(atMost limit: UInt64) -> UInt64 {
+        var longest: UInt64 = 0
+        for t in 0..<count {
+            let l = self.longest[t]
+            if l >= limit { return l }
+            longest = Swift.max(longest, l)
+        }
+        return longest
+    }
+
+    /// `bounds().oldest`, stopping at the first child that reaches `limit`.
+    @inline(__always) func oldest(atLeast limit: UInt64) -> UInt64 {
+        var oldest = UInt64(UInt32.max)
+        for t in 0..<count {
+            let f = self.oldest[t]
+            if f <= limit { return f }
+            oldest = Swift.min(oldest, f)
+        }
+        return oldest
+    }
 
     /// First child whose subtree ends at or after `page`, or the last child. O(capacity).
     @inline(__always) func child(endingAtOrAfter page: UInt64) -> Int {
@@ -392,12 +482,12 @@ func _less(_ a: UInt64, _ b: UInt64) -> Int { Int(truncatingIfNeeded: (a &- b) >
 enum _NodeKind { case leaf, inner }
 
 /// memmove of `count` entries between (possibly the same) nodes of possibly different slot counts.
-/// Both layouts are 16 header bytes then 8-byte columns: 3 in a leaf, 4 in an inner node.
+/// Both layouts are 16 header bytes then 8-byte columns: 3 in a leaf, 6 in an inner node.
 @inline(__always)
 private func _moveEntries(_ kind: _NodeKind, from src: UnsafeMutableRawPointer, _ srcSlots: Int, _ srcIndex: Int,
                           to dst: UnsafeMutableRawPointer, _ dstSlots: Int, _ dstIndex: Int, count: Int) {
     guard count > 0 else { return }
-    for c in 0..<(kind == .leaf ? 3 : 4) {
+    for c in 0..<(kind == .leaf ? 3 : _Inner.columns) {
         (dst + 16 + 8 * (c * dstSlots + dstIndex)).copyMemory(from: src + 16 + 8 * (c * srcSlots + srcIndex), byteCount: 8 * count)
     }
 }
@@ -432,7 +522,7 @@ final class _RegionTree: @unchecked Sendable {
         root = _Leaf.allocate().raw
         pathNodes = .allocate(capacity: Self.maxHeight + 1)
         pathSlots = .allocate(capacity: Self.maxHeight + 1)
-        scratch = .allocate(byteCount: 16 + 32 * Self.scratchSlots, alignment: 16)
+        scratch = .allocate(byteCount: 16 + 8 * _Inner.columns * Self.scratchSlots, alignment: 16)
     }
 
     deinit {
@@ -605,6 +695,96 @@ final class _RegionTree: @unchecked Sendable {
         }
     }
 
+    // MARK: Top k
+
+    /// The orders `top(_:by:)` serves, each with a bound kept per child in the inner nodes.
+    enum TopOrder { case longest, oldest }
+
+    /// A subtree (`slot < 0`, `level` above the leaves) or a region (`slot` in leaf `node`) waiting
+    /// in the best-first search, with the rank of the best region it can hold.
+    private struct Candidate {
+        /// Smaller is better: `~length` or `firstShared`.
+        var rank: UInt64
+        /// Address, doubled, plus 1 for a region: a subtree's is a lower bound of its regions'
+        /// starts, and sorts before a region at the same address, so a region leaves the heap only
+        /// after every subtree that could hold a better one.
+        var position: UInt64
+        var node: UnsafeMutableRawPointer
+        var level: Int
+        var slot: Int
+
+        @inline(__always) func precedes(_ o: Candidate) -> Bool {
+            rank != o.rank ? rank < o.rank : position < o.position
+        }
+    }
+
+    /// The first `k` regions by `order`, ties to the lower address. See
+    /// `SharedRegionMap.largestRegions(_:)`.
+    func top(_ k: Int, by order: TopOrder) -> [SharedRegion] {
+        let wanted = Swift.min(k, count)
+        guard wanted > 0 else { return [] }
+        var heap: [Candidate] = []
+        heap.reserveCapacity(256)
+        var result: [SharedRegion] = []
+        result.reserveCapacity(wanted)
+
+        func push(_ c: Candidate) {
+            heap.append(c)
+            var i = heap.count - 1
+            while i > 0 {
+                let p = (i - 1) >> 1
+                guard c.precedes(heap[p]) else { break }
+                heap[i] = heap[p]
+                i = p
+            }
+            heap[i] = c
+        }
+        func pop() -> Candidate {
+            let top = heap[0]
+            let last = heap.removeLast()
+            let n = heap.count
+            guard n > 0 else { return top }
+            var i = 0
+            while true {
+                var c = 2 * i + 1
+                guard c < n else { break }
+                if c + 1 < n && heap[c + 1].precedes(heap[c]) { c += 1 }
+                guard heap[c].precedes(last) else { break }
+                heap[i] = heap[c]
+                i = c
+            }
+            heap[i] = last
+            return top
+        }
+        func expand(_ node: UnsafeMutableRawPointer, level: Int, lowerBound: UInt64) {
+            if level == 0 {
+                let leaf = _Leaf(node)
+                for j in 0..<leaf.count {
+                    let rank = order == .longest ? ~leaf.length(j) : UInt64(leaf.first(j))
+                    push(Candidate(rank: rank, position: leaf.start(j) << 1 | 1, node: node, level: 0, slot: j))
+                }
+                return
+            }
+            let inner = _Inner(node)
+            for i in 0..<inner.count {
+                let rank = order == .longest ? ~inner.longest[i] : inner.oldest[i]
+                let start = i == 0 ? lowerBound : inner.lastEnds[i - 1]
+                push(Candidate(rank: rank, position: start << 1, node: inner.children[i], level: level - 1, slot: -1))
+            }
+        }
+
+        expand(root, level: height, lowerBound: 0)
+        while result.count < wanted {
+            let c = pop()
+            if c.slot >= 0 {
+                result.append(_Leaf(c.node).region(c.slot))
+            } else {
+                expand(c.node, level: c.level, lowerBound: c.position >> 1)
+            }
+        }
+        return result
+    }
+
     // MARK: Mutations
 
     /// Descends to the first region ending at or after `page`, recording the path.
@@ -645,11 +825,18 @@ final class _RegionTree: @unchecked Sendable {
 
     /// After an edit of the leaf at the end of the recorded path (slots `written` rewritten, an
     /// empty range for a removal): adds the count and page deltas along the path, refreshes last
-    /// ends, then restores node fill bounds. O(log n) amortized.
+    /// ends and the longest/oldest bounds, then restores node fill bounds. O(log n) amortized.
+    ///
+    /// `replaced` are the bounds of the regions the edit removed or overwrote, or `(0, UInt32.max)`
+    /// when the written regions contain them (a merge): a subtree's bound is rescanned only when
+    /// the edit took away the region that held it, else it follows from the old bound and the
+    /// written regions, and the refresh stops at the first level whose bounds did not change.
     @inline(__always)
-    private func finish(_ leaf: _Leaf, written: Range<Int>, countDelta: Int, pageDelta: UInt64) {
+    private func finish(_ leaf: _Leaf, written: Range<Int>, countDelta: Int, pageDelta: UInt64,
+                        replaced: (longest: UInt64, oldest: UInt64)) {
         count &+= countDelta
         sharedPages &+= pageDelta
+        refreshBounds(leaf, written: written, replaced: replaced)
         var level = 1
         // A last end changes above the leaf only along a run of last children.
         var endChanged = true
@@ -678,6 +865,54 @@ final class _RegionTree: @unchecked Sendable {
         let n = leaf.count
         if n > _Leaf.capacity { rebalance(overflowAt: written, leafCount: n) }
         else if countDelta < 0 && n < _Leaf.refill && height > 0 { rebalance(overflowAt: 0..<0, leafCount: n) }
+    }
+
+    /// The longest/oldest part of `finish`: refreshes the bounds along the recorded path, from
+    /// the leaf up to the first level where they did not change.
+    @inline(never)
+    private func refreshBounds(_ leaf: _Leaf, written: Range<Int>, replaced: (longest: UInt64, oldest: UInt64)) {
+        // The child's bounds before (`was`) and after (`now`) the edit; at the leaf, those of the
+        // replaced and the written regions.
+        var was = replaced
+        var now = leaf.bounds(written)
+        var level = 1
+        while level <= height {
+            let parent = _Inner(pathNodes[level])
+            let i = pathSlots[level]
+            let old = (longest: parent.longest[i], oldest: parent.oldest[i])
+            var new = old
+            // Kept when the replaced part did not hold it (a bound is the max or min of its
+            // members), else the written part holds it if it is at least as extreme; else a
+            // rescan, which stops at a tie of the old bound (common: many 1-page regions, many
+            // equal stamps).
+            let keepLongest = was.longest < old.longest, keepOldest = was.oldest > old.oldest
+            new.longest = Swift.max(now.longest, keepLongest ? old.longest : 0)
+            new.oldest = Swift.min(now.oldest, keepOldest ? old.oldest : .max)
+            if !keepLongest && now.longest < was.longest {
+                new.longest = Self.longest(pathNodes[level - 1], level: level - 1, atMost: old.longest, leaf: leaf)
+            }
+            if !keepOldest && now.oldest > was.oldest {
+                new.oldest = Self.oldest(pathNodes[level - 1], level: level - 1, atLeast: old.oldest, leaf: leaf)
+            }
+            guard new != old else { return }
+            parent.longest[i] = new.longest
+            parent.oldest[i] = new.oldest
+            was = old
+            now = new
+            level += 1
+        }
+    }
+
+    /// A node's longest region, stopping at one of `limit` pages. O(capacity).
+    @inline(never)
+    private static func longest(_ node: UnsafeMutableRawPointer, level: Int, atMost limit: UInt64, leaf: _Leaf) -> UInt64 {
+        level == 0 ? leaf.longest(atMost: limit) : _Inner(node).longest(atMost: limit)
+    }
+
+    /// A node's oldest stamp, stopping at one equal to `limit`. O(capacity).
+    @inline(never)
+    private static func oldest(_ node: UnsafeMutableRawPointer, level: Int, atLeast limit: UInt64, leaf: _Leaf) -> UInt64 {
+        level == 0 ? leaf.oldest(atLeast: limit) : _Inner(node).oldest(atLeast: limit)
     }
 
     private static func capacity(_ level: Int) -> Int { level == 0 ? _Leaf.capacity : _Inner.capacity }
@@ -806,6 +1041,7 @@ final class _RegionTree: @unchecked Sendable {
             parent.sums[i] = sum
             parent.counts[i] = leaf.count
             parent.lastEnds[i] = leaf.count > 0 ? leaf.ends[leaf.count - 1] : 0
+            (parent.longest[i], parent.oldest[i]) = leaf.bounds(0..<leaf.count)
         } else {
             let inner = _Inner(child)
             var sum: UInt64 = 0
@@ -814,6 +1050,7 @@ final class _RegionTree: @unchecked Sendable {
             parent.sums[i] = sum
             parent.counts[i] = n
             parent.lastEnds[i] = inner.lastEnds[inner.count - 1]
+            (parent.longest[i], parent.oldest[i]) = inner.bounds()
         }
     }
 
@@ -886,7 +1123,7 @@ final class _RegionTree: @unchecked Sendable {
         if k == j {
             leaf.replaceSlots(j, j, with: 1)
             leaf.set(j, start: lo, end: hi, approximate: false, first: stamp, last: stamp)
-            finish(leaf, written: j..<j + 1, countDelta: 1, pageDelta: hi - lo)
+            finish(leaf, written: j..<j + 1, countDelta: 1, pageDelta: hi - lo, replaced: (0, UInt64(UInt32.max)))
             return hi - lo
         }
         let s0 = leaf.start(j), e1 = leaf.ends[k - 1]
@@ -903,7 +1140,8 @@ final class _RegionTree: @unchecked Sendable {
         leaf.replaceSlots(j, k, with: 1)
         leaf.set(j, start: ns, end: ne, approximate: approximate, first: first, last: stamp)
         let newly = (ne - ns) - old
-        finish(leaf, written: j..<j + 1, countDelta: 1 - (k - j), pageDelta: newly)
+        // The merged region contains the ones it replaces and has the oldest stamp among them.
+        finish(leaf, written: j..<j + 1, countDelta: 1 - (k - j), pageDelta: newly, replaced: (0, UInt64(UInt32.max)))
         return newly
     }
 
@@ -943,6 +1181,7 @@ final class _RegionTree: @unchecked Sendable {
         let leftApproximate = leaf.isApproximate(j), leftFirst = leaf.first(j)
         let rightApproximate = leaf.isApproximate(k - 1), rightFirst = leaf.first(k - 1)
         let pieces = (keepLeft ? 1 : 0) + (keepRight ? 1 : 0)
+        let replaced = leaf.bounds(j..<k)
         leaf.replaceSlots(j, k, with: pieces)
         var slot = j
         var kept: UInt64 = 0
@@ -956,7 +1195,7 @@ final class _RegionTree: @unchecked Sendable {
             kept += e1 - hi
         }
         let removed = old - kept
-        finish(leaf, written: j..<j + pieces, countDelta: pieces - (k - j), pageDelta: 0 &- removed)
+        finish(leaf, written: j..<j + pieces, countDelta: pieces - (k - j), pageDelta: 0 &- removed, replaced: replaced)
         return removed
     }
 
@@ -1003,22 +1242,24 @@ final class _RegionTree: @unchecked Sendable {
     private func remove(at index: Int) {
         let (leaf, j) = descend(toIndex: index)
         let length = leaf.length(j)
+        let replaced = leaf.bounds(j..<j + 1)
         leaf.replaceSlots(j, j + 1, with: 0)
-        finish(leaf, written: j..<j, countDelta: -1, pageDelta: 0 &- length)
+        finish(leaf, written: j..<j, countDelta: -1, pageDelta: 0 &- length, replaced: replaced)
     }
 
     private func insert(_ r: SharedRegion, at index: Int) {
         let (leaf, j) = descend(toIndex: index)
         leaf.replaceSlots(j, j, with: 1)
         leaf.set(j, r)
-        finish(leaf, written: j..<j + 1, countDelta: 1, pageDelta: r.pages.count)
+        finish(leaf, written: j..<j + 1, countDelta: 1, pageDelta: r.pages.count, replaced: (0, UInt64(UInt32.max)))
     }
 
     private func replace(at index: Int, with r: SharedRegion) {
         let (leaf, j) = descend(toIndex: index)
         let old = leaf.length(j)
+        let replaced = leaf.bounds(j..<j + 1)
         leaf.set(j, r)
-        finish(leaf, written: j..<j + 1, countDelta: 0, pageDelta: r.pages.count &- old)
+        finish(leaf, written: j..<j + 1, countDelta: 0, pageDelta: r.pages.count &- old, replaced: replaced)
     }
 
     // MARK: Invariants
@@ -1032,7 +1273,7 @@ final class _RegionTree: @unchecked Sendable {
         var inners = 0
         // `isEdge`: the first or last node of its level, which may hold less than `minimum`.
         func check(_ node: UnsafeMutableRawPointer, level: Int, isRoot: Bool,
-                   isFirst: Bool, isLast: Bool) -> (count: Int, sum: UInt64, lastEnd: UInt64?) {
+                   isFirst: Bool, isLast: Bool) -> (count: Int, sum: UInt64, lastEnd: UInt64?, longest: UInt64, oldest: UInt64) {
             let isEdge = isFirst || isLast
             if level == 0 {
                 let leaf = _Leaf(node)
@@ -1041,15 +1282,18 @@ final class _RegionTree: @unchecked Sendable {
                 precondition(isRoot || n >= (isEdge ? 1 : _Leaf.minimum), "leaf under minimum: \(n)")
                 leaves.append(node)
                 var sum: UInt64 = 0
+                var longest: UInt64 = 0, oldest = UInt64(UInt32.max)
                 for j in 0..<n {
                     let s = leaf.start(j), e = leaf.ends[j]
+                    longest = Swift.max(longest, e - s)
+                    oldest = Swift.min(oldest, UInt64(leaf.first(j)))
                     precondition(s < e && e <= PageRange.maxPage, "bad region \(s)..<\(e)")
                     if let p = previousEnd { precondition(p < s, "regions overlap or touch at \(p)..\(s)") }
                     previousEnd = e
                     sum += e - s
                     anyApproximate = anyApproximate || leaf.isApproximate(j)
                 }
-                return (n, sum, n > 0 ? leaf.ends[n - 1] : nil)
+                return (n, sum, n > 0 ? leaf.ends[n - 1] : nil, longest, oldest)
             }
             inners += 1
             let inner = _Inner(node)
@@ -1059,19 +1303,24 @@ final class _RegionTree: @unchecked Sendable {
             var total = 0
             var sum: UInt64 = 0
             var last: UInt64? = nil
+            var longest: UInt64 = 0, oldest = UInt64(UInt32.max)
             for i in 0..<n {
                 let sub = check(inner.children[i], level: level - 1, isRoot: false,
                                 isFirst: isFirst && i == 0, isLast: isLast && i == n - 1)
                 precondition(sub.count == inner.counts[i], "stale count")
                 precondition(sub.sum == inner.sums[i], "stale page sum")
                 precondition(sub.lastEnd == inner.lastEnds[i], "stale last end")
+                precondition(sub.longest == inner.longest[i], "stale longest region: \(inner.longest[i]) != \(sub.longest)")
+                precondition(sub.oldest == inner.oldest[i], "stale oldest stamp: \(inner.oldest[i]) != \(sub.oldest)")
                 total += sub.count
                 sum += sub.sum
                 last = sub.lastEnd
+                longest = Swift.max(longest, sub.longest)
+                oldest = Swift.min(oldest, sub.oldest)
             }
-            return (total, sum, last)
+            return (total, sum, last, longest, oldest)
         }
-        let (n, sum, _) = check(root, level: height, isRoot: true, isFirst: true, isLast: true)
+        let (n, sum, _, _, _) = check(root, level: height, isRoot: true, isFirst: true, isLast: true)
         precondition(n == count, "cached count \(count) != \(n)")
         precondition(sum == sharedPages, "cached shared pages \(sharedPages) != \(sum)")
         precondition(leaves.count == leafNodes && inners == innerNodes, "node accounting off")

@@ -3,6 +3,8 @@ import MonitorCore
 /// The rows of the shared-region table for one frame, in the chosen order, without touching
 /// more regions than the frame needs:
 /// - address order (either direction): row i is `region(at:)`, O(log n) per visible row;
+/// - largest first and oldest first (descending size and age), for up to `n / treeSearchRatio`
+///   rows: the map's top-k queries, which read O(k log n) tree nodes for k rows;
 /// - other orders: one pass over the map that keeps only the first `needed` rows (a bounded
 ///   selection, see `selectTop`); above `fullSortLimit` regions the table scrolls through the
 ///   first `topKMaximum` rows only (the title then says "top N");
@@ -10,6 +12,9 @@ import MonitorCore
 struct RegionTable {
     static let fullSortLimit = 10_000
     static let topKMaximum = 10_000
+    /// The map's top-k search costs about 1.5 µs a row (a heap push for every entry of each node
+    /// it opens), a pass over the map about 10 ns a region: the search wins below n/128 rows.
+    static let treeSearchRatio = 128
     /// Regions either side of a filter address.
     static let filterNeighbours = 50
 
@@ -86,7 +91,11 @@ struct RegionTable {
         topK = n <= Self.fullSortLimit ? nil : rowCount
         let k = min(rowCount, max(1, needed))
         let top: [SharedRegion]
+        let treeSearch = descending && k <= n / Self.treeSearchRatio
         switch key {
+        case .size where treeSearch: top = map.largestRegions(k)
+        // Descending age is oldest first: the smallest `firstShared` stamps.
+        case .age where treeSearch: top = map.oldestRegions(k)
         case .size: top = Self.selectTop(map, k: k, rank: SizeRank(descending: descending))
         case .age: top = Self.selectTop(map, k: k, rank: AgeRank(descending: descending))
         case .flips: top = Self.selectTop(map, k: k, rank: FlipsRank(descending: descending, index: snapshot.flipIndex))

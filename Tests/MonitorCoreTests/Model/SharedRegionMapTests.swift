@@ -142,6 +142,7 @@ private func compare(_ map: SharedRegionMap, _ ref: NaiveRegions, _ rng: inout S
         let all = map.allRegions
         if all != ref.regions { return fail("regions\n  map \(all)\n  ref \(ref.regions)") }
         map.checkInvariants()
+        guard topKMatchesAFullSort(map, ref.regions, context: context()) else { return false }
     }
     func randomPage() -> UInt64 {
         let u = universe[Int(rng.below(UInt64(universe.count)))]
@@ -167,6 +168,33 @@ private func compare(_ map: SharedRegionMap, _ ref: NaiveRegions, _ rng: inout S
         let cells = 1 + Int(rng.below(40))
         if map.sharedPagesPerCell(span: span, cells: cells) != ref.perCell(span: span, cells: cells) {
             return fail("sharedPagesPerCell(span: \(span.lower)..<\(span.upper), cells: \(cells))")
+        }
+    }
+    return true
+}
+
+/// The reference orders of `largestRegions` and `oldestRegions`: a full sort, ties by address.
+private func largestFirst(_ a: SharedRegion, _ b: SharedRegion) -> Bool {
+    a.pages.count != b.pages.count ? a.pages.count > b.pages.count : a.pages.lower < b.pages.lower
+}
+private func oldestFirst(_ a: SharedRegion, _ b: SharedRegion) -> Bool {
+    a.firstShared != b.firstShared ? a.firstShared < b.firstShared : a.pages.lower < b.pages.lower
+}
+
+/// `largestRegions(k)` and `oldestRegions(k)` against prefixes of a full sort of `regions` (the
+/// map's regions in address order), for k = 0, 1, 7, count, count + 5; records an issue.
+private func topKMatchesAFullSort(_ map: SharedRegionMap, _ regions: [SharedRegion], context: @autoclosure () -> String) -> Bool {
+    let largest = regions.sorted(by: largestFirst), oldest = regions.sorted(by: oldestFirst)
+    for k in [0, 1, 7, regions.count, regions.count + 5] {
+        let got = map.largestRegions(k)
+        guard got == Array(largest.prefix(k)) else {
+            Issue.record("\(context()): largestRegions(\(k))\n  map \(got)\n  ref \(Array(largest.prefix(k)))")
+            return false
+        }
+        let gotOldest = map.oldestRegions(k)
+        guard gotOldest == Array(oldest.prefix(k)) else {
+            Issue.record("\(context()): oldestRegions(\(k))\n  map \(gotOldest)\n  ref \(Array(oldest.prefix(k)))")
+            return false
         }
     }
     return true
@@ -443,6 +471,7 @@ private func randomRange(_ rng: inout SplitMix64, in window: PageRange) -> PageR
             if op % 100 == 0 {
                 map.checkInvariants()
                 guard isSuperset() else { Issue.record("cap \(cap) op \(op): not a superset of the truth"); return }
+                guard topKMatchesAFullSort(map, map.allRegions, context: "cap \(cap) op \(op)") else { return }
             }
         }
         #expect(isSuperset())
@@ -482,6 +511,8 @@ private func randomRange(_ rng: inout SplitMix64, in window: PageRange) -> PageR
         #expect(copy.sharedPages != original.sharedPages)
         original.checkInvariants()
         copy.checkInvariants()
+        #expect(topKMatchesAFullSort(original, snapshot, context: "original"))
+        #expect(topKMatchesAFullSort(copy, copy.allRegions, context: "copy"))
         // Iterating while mutating sees the map as it was when the iteration began.
         var seen = 0
         for region in original {
@@ -490,6 +521,57 @@ private func randomRange(_ rng: inout SplitMix64, in window: PageRange) -> PageR
             seen += 1
         }
         #expect(seen == snapshot.count && original.isEmpty)
+    }
+
+    /// Random stamps (many equal, so ties go to the address), cap merges and copies that diverge:
+    /// the top-k queries equal a full sort after every operation, on the map and on its copies.
+    @Test(arguments: [51 as UInt64, 52, 53])
+    func topKQueriesMatchAFullSort(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let window = PageRange(lower: 0, upper: 6_000)
+        var map = SharedRegionMap(regionCap: 250)  // a two-level tree
+        var copies: [SharedRegionMap] = []
+        for op in 0..<2_000 {
+            let range = rng.below(200) == 0 ? randomRange(&rng, in: window) : PageRange(first: rng.below(window.count), count: 1 + rng.below(2))
+            let stamp = UInt32(rng.below(40))
+            if rng.below(100) < 60 { map.markShared(range, stamp: stamp) } else { map.markPrivate(range, stamp: stamp) }
+            if rng.below(200) == 0 { copies.append(map) }
+            if !copies.isEmpty && rng.below(4) == 0 {
+                let c = Int(rng.below(UInt64(copies.count)))
+                let r = randomRange(&rng, in: window)
+                if rng.below(2) == 0 { copies[c].markShared(r, stamp: stamp) } else { copies[c].markPrivate(r, stamp: stamp) }
+            }
+            if op % 8 == 0 || map.count == map.regionCap {
+                guard topKMatchesAFullSort(map, map.allRegions, context: "seed \(seed) op \(op)") else { return }
+            }
+        }
+        #expect(map.isApproximate, "the test should hit the cap")
+        map.checkInvariants()
+        for (c, copy) in copies.enumerated() {
+            copy.checkInvariants()
+            guard topKMatchesAFullSort(copy, copy.allRegions, context: "seed \(seed) copy \(c)") else { return }
+        }
+        #expect(map.largestRegions(-1).isEmpty && SharedRegionMap().oldestRegions(3).isEmpty)
+    }
+
+    /// A deep tree (three levels) built in random order, with random stamps.
+    @Test func topKQueriesOnADeepTree() {
+        var rng = SplitMix64(seed: 61)
+        var map = SharedRegionMap()
+        var order = Array(0..<40_000 as Range<UInt64>)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
+        for i in order { map.markShared(PageRange(first: 100 * i, count: 1 + rng.below(90)), stamp: UInt32(rng.below(5_000))) }
+        for _ in 0..<2_000 {
+            let p = rng.below(4_000_000)
+            map.markPrivate(PageRange(first: p, count: 1 + rng.below(3)), stamp: UInt32(rng.below(5_000)))
+        }
+        map.checkInvariants()
+        let regions = map.allRegions
+        #expect(topKMatchesAFullSort(map, regions, context: "deep tree"))
+        for k in [80, 500, 3_000] {
+            #expect(map.largestRegions(k) == Array(regions.sorted(by: largestFirst).prefix(k)))
+            #expect(map.oldestRegions(k) == Array(regions.sorted(by: oldestFirst).prefix(k)))
+        }
     }
 
     @Test func sharedPagesPerCellEdgeCases() {
