@@ -335,25 +335,13 @@ struct _Leaf {
 
     /// The longest region, stopping at the first one of `limit` pages (no region is longer).
     @inline(__always) func longest(atMost limit: UInt64) -> UInt64 {
-        var longest: UInt64 = 0
-        for t in 0..<count {
-            let l = length(t)
-            if l >= limit { return l }
-            longest = Swift.max(longest, l)
-        }
-        return longest
+        _largest(count, stoppingAt: limit) { length($0) }
     }
 
     /// The smallest `firstShared` (widened), stopping at the first one equal to `limit` (no stamp
     /// is smaller).
     @inline(__always) func oldest(atLeast limit: UInt64) -> UInt64 {
-        var oldest = UInt64(UInt32.max)
-        for t in 0..<count {
-            let f = stamps[t] & 0xFFFF_FFFF
-            if f <= limit { return f }
-            oldest = Swift.min(oldest, f)
-        }
-        return oldest
+        _smallest(count, stoppingAt: limit) { stamps[$0] & 0xFFFF_FFFF }
     }
 
     /// First slot whose end is >= `page`, or `count`. O(capacity), for updates: counting the
@@ -443,24 +431,12 @@ struct _Inner {
 
     /// `bounds().longest`, stopping at the first child that reaches `limit`.
     @inline(__always) func longest(atMost limit: UInt64) -> UInt64 {
-        var longest: UInt64 = 0
-        for t in 0..<count {
-            let l = self.longest[t]
-            if l >= limit { return l }
-            longest = Swift.max(longest, l)
-        }
-        return longest
+        _largest(count, stoppingAt: limit) { self.longest[$0] }
     }
 
     /// `bounds().oldest`, stopping at the first child that reaches `limit`.
     @inline(__always) func oldest(atLeast limit: UInt64) -> UInt64 {
-        var oldest = UInt64(UInt32.max)
-        for t in 0..<count {
-            let f = self.oldest[t]
-            if f <= limit { return f }
-            oldest = Swift.min(oldest, f)
-        }
-        return oldest
+        _smallest(count, stoppingAt: limit) { self.oldest[$0] }
     }
 
     /// First child whose subtree ends at or after `page`, or the last child. O(capacity).
@@ -1332,4 +1308,29 @@ final class _RegionTree: @unchecked Sendable {
         precondition(leaf == nil, "leaf chain runs past the last leaf")
         return anyApproximate
     }
+}
+
+/// The largest of `value(0..<count)`, returning early at the first that reaches `limit`.
+@inline(__always)
+private func _largest(_ count: Int, stoppingAt limit: UInt64, _ value: (Int) -> UInt64) -> UInt64 {
+    var best: UInt64 = 0
+    for t in 0..<count {
+        let v = value(t)
+        if v >= limit { return v }
+        best = Swift.max(best, v)
+    }
+    return best
+}
+
+/// The smallest of `value(0..<count)` (an empty set gives the largest stamp), returning early at
+/// the first that reaches `limit`.
+@inline(__always)
+private func _smallest(_ count: Int, stoppingAt limit: UInt64, _ value: (Int) -> UInt64) -> UInt64 {
+    var best = UInt64(UInt32.max)
+    for t in 0..<count {
+        let v = value(t)
+        if v <= limit { return v }
+        best = Swift.min(best, v)
+    }
+    return best
 }
