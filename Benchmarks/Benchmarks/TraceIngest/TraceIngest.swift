@@ -79,67 +79,51 @@ let benchmarks: @Sendable () -> Void = {
     // Parse only: bytes already in memory, memchr line split + TraceLineParser.parse. The floor is
     // still the file's (read(2) of the same bytes), timed in the same iteration.
     Benchmark("Ingest 4M lines: parse only, in memory (TraceLineParser)") { b in
-        let fixture = TraceFixture.shared
-        let bytes = fixture.load()
-        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
-        b.startMeasurement()
-        let (tally, seconds) = timed { ParseOnly.parse(bytes) }
-        b.stopMeasurement()
-        blackHole(tally)
-        if tally.events != fixture.lineCount { b.error("TraceLineParser: \(tally) from \(fixture.lineCount) lines") }
-        report(b, fixture: fixture, events: tally.events, seconds: seconds, floor: floor)
+        let bytes = TraceFixture.shared.load()
+        measureAgainstFloor(b, "TraceLineParser") { ParseOnly.parse(bytes).events }
     }
 
     // Read + parse: TraceReader over the file (read(2), memchr split, parse), no model.
     Benchmark("Ingest 4M lines: read+parse (TraceReader.forEach)") { b in
-        let fixture = TraceFixture.shared
-        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
-        b.startMeasurement()
-        let (tally, seconds) = timed { () -> IngestTally in
+        measureAgainstFloor(b, "TraceReader") {
             var t = IngestTally()
-            let reader = try! TraceReader(path: fixture.path)
-            try! reader.forEach { t.add($0) }
-            return t
+            try! TraceReader(path: TraceFixture.shared.path).forEach { t.add($0) }
+            return t.events
         }
-        b.stopMeasurement()
-        blackHole(tally)
-        if tally.events != fixture.lineCount { b.error("TraceReader: \(tally) from \(fixture.lineCount) lines") }
-        report(b, fixture: fixture, events: tally.events, seconds: seconds, floor: floor)
     }
 
-    // Parse + apply: what `encmon replay FILE --json` does before printing.
+    // Parse + apply: what `encmon replay FILE --json` did before it was pipelined.
     Benchmark("Ingest 4M lines: read+parse+apply (TraceReplaySource.readAll -> Monitor)") { b in
-        let fixture = TraceFixture.shared
-        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
-        b.startMeasurement()
-        let (monitor, seconds) = timed { () -> Monitor in
+        measureAgainstFloor(b, "Monitor (sequential)") {
             var m = Monitor()
-            let source = try! TraceReplaySource(path: fixture.path)
-            try! source.readAll { m.apply($0) }
-            return m
+            try! TraceReplaySource(path: TraceFixture.shared.path).readAll { m.apply($0) }
+            blackHole(m.regions.count)
+            return Int(m.totals.events)
         }
-        b.stopMeasurement()
-        blackHole(monitor.regions.count)
-        let events = Int(monitor.totals.events)
-        if events != fixture.lineCount { b.error("Monitor applied \(events) events from \(fixture.lineCount) lines") }
-        report(b, fixture: fixture, events: events, seconds: seconds, floor: floor)
     }
 
     // The same, pipelined: a second thread reads and parses while this one applies batches, what
     // `encmon replay FILE --json/--summary` does (ReplayCommand.readWholeFile).
     Benchmark("Ingest 4M lines: read+parse+apply, pipelined (PipelinedTraceReplay.run -> Monitor.apply(batch))") { b in
-        let fixture = TraceFixture.shared
-        let floor = timed { IOFloor.countLines(path: fixture.path) }.1
-        b.startMeasurement()
-        let (monitor, seconds) = timed { () -> Monitor in
+        measureAgainstFloor(b, "Monitor (pipelined)") {
             var m = Monitor()
-            _ = try! PipelinedTraceReplay.run(path: fixture.path) { batch in m.apply(batch) }
-            return m
+            _ = try! PipelinedTraceReplay.run(path: TraceFixture.shared.path) { batch in m.apply(batch) }
+            blackHole(m.regions.count)
+            return Int(m.totals.events)
         }
-        b.stopMeasurement()
-        blackHole(monitor.regions.count)
-        let events = Int(monitor.totals.events)
-        if events != fixture.lineCount { b.error("Monitor applied \(events) events from \(fixture.lineCount) lines") }
-        report(b, fixture: fixture, events: events, seconds: seconds, floor: floor)
     }
+}
+
+/// One iteration of a subject that ingests the fixture and returns the events it saw: the I/O
+/// floor is timed first in the same iteration (outside the measurement), the event count is
+/// checked against the fixture's lines, and throughput and the floor ratio are reported.
+func measureAgainstFloor(_ b: Benchmark, _ subject: String, _ ingest: () -> Int) {
+    let fixture = TraceFixture.shared
+    let floor = timed { IOFloor.countLines(path: fixture.path) }.1
+    b.startMeasurement()
+    let (events, seconds) = timed(ingest)
+    b.stopMeasurement()
+    blackHole(events)
+    if events != fixture.lineCount { b.error("\(subject): \(events) events from \(fixture.lineCount) lines") }
+    report(b, fixture: fixture, events: events, seconds: seconds, floor: floor)
 }
