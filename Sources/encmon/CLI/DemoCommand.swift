@@ -27,13 +27,13 @@ extension EncmonCommand {
         @Option(help: ArgumentHelp("Simulated seconds per wall-clock second; 'max' for as fast as possible.", valueName: "FACTOR"))
         var speed: String = "1"
 
-        @Option(help: ArgumentHelp("Migration link bandwidth per second, e.g. 512M, 1G (default 512M).", valueName: "SIZE"))
+        @Option(help: ArgumentHelp("Migration link bandwidth per second, e.g. 512M, 1G (default \(ByteFormat.human(SimulatorConfiguration().linkBandwidthBytesPerSecond))).", valueName: "SIZE"))
         var bandwidth: String?
 
-        @Option(name: .customLong("dirty-rate"), help: ArgumentHelp("Pages the guest dirties per second during migration (default 8000).", valueName: "PAGES"))
+        @Option(name: .customLong("dirty-rate"), help: ArgumentHelp("Pages the guest dirties per second during migration (default \(Int(SimulatorConfiguration().dirtyPagesPerSecond))).", valueName: "PAGES"))
         var dirtyRate: Double?
 
-        @Option(name: .customLong("churn-rate"), help: ArgumentHelp("DMA conversions per second in steady state (default 400).", valueName: "N"))
+        @Option(name: .customLong("churn-rate"), help: ArgumentHelp("DMA conversions per second in steady state (default \(Int(SimulatorConfiguration().churnConversionsPerSecond))).", valueName: "N"))
         var churnRate: Double?
 
         @Option(help: ArgumentHelp("Append every event to FILE in encmon's recording format.", valueName: "FILE"))
