@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "encmon", targets: ["encmon"]),
         .library(name: "MonitorCore", targets: ["MonitorCore"]),
         .library(name: "MonitorView", targets: ["MonitorView"]),
+        .library(name: "LiveHost", targets: ["LiveHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -15,18 +16,24 @@ let package = Package(
     targets: [
         // ncursesw with a shim for the macros Swift cannot import (no pkgConfig: SwiftPM drops its -D flags).
         .systemLibrary(name: "CNcurses"),
+        // libtracefs/libtraceevent and libtracecmd, through pkg-config (Makefile `deps` installs them).
+        .systemLibrary(name: "CTracefs", pkgConfig: "libtracefs", providers: [.apt(["libtracefs-dev", "libtraceevent-dev"])]),
+        .systemLibrary(name: "CTracecmd", pkgConfig: "libtracecmd", providers: [.apt(["libtracecmd-dev"])]),
         // Model, trace formats, sources, simulator: pure Swift, no terminal.
         .target(name: "MonitorCore"),
+        // The live host: tracefs, trace.dat, VM discovery, KVM statistics. Talks to the kernel.
+        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd"]),
         // Panels drawn into a plain cell grid; text output. No curses.
         .target(name: "MonitorView", dependencies: ["MonitorCore"]),
         .executableTarget(
             name: "encmon",
             dependencies: [
-                "MonitorCore", "MonitorView", "CNcurses",
+                "MonitorCore", "MonitorView", "LiveHost", "CNcurses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore"]),
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
         // Depends on the executable so that `swift test` builds the binary first.
         .testTarget(name: "EndToEndTests", dependencies: ["encmon"], exclude: ["Fixtures"]),
