@@ -125,9 +125,9 @@ public struct Monitor: Sendable {
         case .layout(let l):
             layout = l
         case .migrationProgress(let p):
-            migration.progress(p, current: regions)
+            migration.progress(p, current: regions, conversions: totals.conversions)
         case .migrationPass(let r):
-            migration.pass(r, current: regions)
+            migration.pass(r, current: regions, conversions: totals.conversions)
         case .marker(_, let text):
             lastMarker = text
         case .lostEvents(_, let n):

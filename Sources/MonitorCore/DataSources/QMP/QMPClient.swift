@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A synchronous QMP client: reads the greeting, leaves capabilities negotiation, then runs one
+/// command at a time. Replies are matched by `id`; events that arrive before a reply are queued
+/// for `nextEvent`. Every wait has a deadline and also ends when `wakeFileDescriptor` becomes
+/// readable (the owner's cancellation), so nothing blocks forever.
+///
+/// Used from one thread (the producer's); not Sendable.
+public final class QMPClient {
+    public static let defaultMaxLineBytes = 1 << 20
+
+    public private(set) var version: QMPVersion?
+    private let socket: QMPSocket
+    private var framer: QMPLineFramer
+    private var nextID: UInt64 = 1
+    private var pendingEvents: [QMPEvent] = []
+    private let wake: Int32?
+    private var readBuffer = [UInt8](repeating: 0, count: 65_536)
+    public let timeout: Double
+
+    /// Connects to `path` and completes the handshake within `timeout` seconds.
+    public convenience init(path: String, timeout: Double = 5, maxLineBytes: Int = QMPClient.defaultMaxLineBytes,
+                            wakeFileDescriptor: Int32? = nil) throws(QMPError) {
+        try self.init(socket: QMPSocket.connect(path: path), timeout: timeout, maxLineBytes: maxLineBytes,
+                      wakeFileDescriptor: wakeFileDescriptor)
+    }
+
+    /// Takes ownership of a connected stream descriptor and completes the handshake.
+    public convenience init(adopting fd: Int32, timeout: Double = 5, maxLineBytes: Int = QMPClient.defaultMaxLineBytes,
+                            wakeFileDescriptor: Int32? = nil) throws(QMPError) {
+        try self.init(socket: QMPSocket(adopting: fd), timeout: timeout, maxLineBytes: maxLineBytes,
+                      wakeFileDescriptor: wakeFileDescriptor)
+    }
+
+    private init(socket: QMPSocket, timeout: Double, maxLineBytes: Int, wakeFileDescriptor: Int32?) throws(QMPError) {
+        self.socket = socket
+        self.timeout = timeout
+        framer = QMPLineFramer(maxLineBytes: maxLineBytes)
+        wake = wakeFileDescriptor
+        let deadline = monotonicNow() + timeout
+        guard case .greeting(let v) = try nextMessage(deadline: deadline, waitingFor: "the QMP greeting") else {
+            throw .notQMP(excerpt: "first message was not {\"QMP\": ...}")
+        }
+        version = v
+        _ = try execute("qmp_capabilities")
+    }
+
+    public func close() { socket.close() }
+
+    /// Runs `command` and returns its `return` value; QEMU's error reply becomes `.commandFailed`.
+    public func execute(_ command: String, arguments: QMPJSON? = nil) throws(QMPError) -> QMPJSON {
+        let id = nextID
+        nextID += 1
+        try socket.writeAll(encodeCommand(command, arguments: arguments, id: id))
+        let deadline = monotonicNow() + timeout
+        while true {
+            switch try nextMessage(deadline: deadline, waitingFor: command) {
+            case .event(let e):
+                pendingEvents.append(e)
+            case .success(let replyID, let result):
+                if replyID == nil || replyID?.uint64 == id { return result }
+            case .failure(let replyID, let errorClass, let description):
+                // QEMU answers a line it could not parse without an id.
+                if replyID == nil || replyID?.uint64 == id {
+                    throw .commandFailed(command: command, errorClass: errorClass, description: description)
+                }
+            case .greeting:
+                throw .malformed(reason: "second greeting", excerpt: command)
+            }
+            // A reply with another id belongs to a command that timed out earlier: dropped.
+        }
+    }
+
+    /// The next event: a queued one at once, else waits up to `timeout` seconds; nil on timeout.
+    public func nextEvent(timeout seconds: Double) throws(QMPError) -> QMPEvent? {
+        if !pendingEvents.isEmpty { return pendingEvents.removeFirst() }
+        let deadline = monotonicNow() + max(0, seconds)
+        while true {
+            let message: QMPMessage
+            do {
+                message = try nextMessage(deadline: deadline, waitingFor: "events")
+            } catch .timedOut {
+                return nil
+            }
+            switch message {
+            case .event(let e): return e
+            case .success, .failure: continue  // late reply to a timed-out command
+            case .greeting: throw .malformed(reason: "second greeting", excerpt: "")
+            }
+        }
+    }
+
+    private func nextMessage(deadline: Double, waitingFor what: String) throws(QMPError) -> QMPMessage {
+        while true {
+            if let line = try framer.nextLine() {
+                return try QMPMessage.decode(line, receivedAt: monotonicNow())
+            }
+            let left = deadline - monotonicNow()
+            if left <= 0 { throw .timedOut(waitingFor: what, seconds: timeout) }
+            let ms = Int32(min(left * 1000, 60_000).rounded(.up))
+            let attempt = readBuffer.withUnsafeMutableBytes { b in
+                Result { () throws(QMPError) in try socket.read(into: b, timeoutMilliseconds: ms, wake: wake) }
+            }
+            switch try attempt.get() {
+            case .bytes(let n):
+                readBuffer.withUnsafeBytes { framer.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            case .endOfStream:
+                throw .closed(waitingFor: framer.hasPartialLine ? "the rest of a message, \(what)" : what)
+            case .timedOut:
+                continue
+            case .woken:
+                throw .cancelled
+            }
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC seconds: the clock live sources stamp events with.
+func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
