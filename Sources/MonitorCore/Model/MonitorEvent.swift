@@ -239,3 +239,28 @@ public struct MigrationPassRecord: Sendable, Hashable {
         self.resyncBitmapBytes = resyncBitmapBytes; self.resyncRangeListBytes = resyncRangeListBytes
     }
 }
+
+extension MonitorEvent {
+    /// The same event with every time in it passed through `convert` (moving a source's clock onto
+    /// the model's). A pass keeps its duration; nil when `convert` refuses a time.
+    public func retimed(_ convert: (EventTime) -> EventTime?) -> MonitorEvent? {
+        guard let t = convert(time) else { return nil }
+        var e = self
+        switch e {
+        case .conversion(var c): c.time = t; e = .conversion(c)
+        case .rejected(var r): r.time = t; e = .rejected(r)
+        case .otherHypercall(_, let n): e = .otherHypercall(time: t, number: n)
+        case .counter(_, let name, let v): e = .counter(time: t, name: name, value: v)
+        case .layout(var l): l.time = t; e = .layout(l)
+        case .migrationProgress(var p): p.time = t; e = .migrationProgress(p)
+        case .migrationPass(var p):
+            let duration = p.endTime - p.startTime
+            p.endTime = t
+            p.startTime = duration.isFinite ? t - duration : t
+            e = .migrationPass(p)
+        case .marker(_, let text): e = .marker(time: t, text: text)
+        case .lostEvents(_, let n): e = .lostEvents(time: t, count: n)
+        }
+        return e
+    }
+}
