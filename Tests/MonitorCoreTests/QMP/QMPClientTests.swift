@@ -13,7 +13,7 @@ import Testing
             peer.send(#"{"return": {"status": "running", "running": true}, "id": \#(c.id)}"# + "\r\n")
         }
         defer { done.wait() }
-        let client = try QMPClient(adopting: fd, timeout: 5)
+        let client = try QMPClient(adopting: fd, timeout: 5, cancellation: CancellationSignal())
         #expect(client.version?.description == "7.2.0")
         let status = try client.execute("query-status")
         #expect(status["status"]?.string == "running")
@@ -36,7 +36,7 @@ import Testing
             _ = peer.readCommand()  // stays connected until the client closes
         }
         defer { done.wait() }
-        let client = try QMPClient(adopting: fd, timeout: 5)
+        let client = try QMPClient(adopting: fd, timeout: 5, cancellation: CancellationSignal())
         let reply = try client.execute("query-migrate")
         #expect(reply["ram"]?["transferred"]?.uint64 == 123_456_789_012)
         #expect(try client.nextEvent(timeout: 0)?.data["status"]?.string == "active")
@@ -53,7 +53,7 @@ import Testing
             peer.send(#"{"return": {"enabled": false}, "id": \#(c2.id)}"# + "\r\n")
         }
         defer { done.wait() }
-        let client = try QMPClient(adopting: fd, timeout: 5)
+        let client = try QMPClient(adopting: fd, timeout: 5, cancellation: CancellationSignal())
         #expect(throws: QMPError.commandFailed(command: "query-sev", errorClass: "GenericError", description: "SEV feature is not available")) {
             try client.execute("query-sev")
         }
@@ -69,7 +69,7 @@ import Testing
             peer.send(#"{"return": {"status": "act"#)
         }
         defer { done.wait() }
-        let client = try QMPClient(adopting: fd, timeout: 5)
+        let client = try QMPClient(adopting: fd, timeout: 5, cancellation: CancellationSignal())
         defer { client.close() }
         do {
             _ = try client.execute("query-migrate")
@@ -87,7 +87,7 @@ import Testing
             _ = peer.readCommand()  // waits until the client closes
         }
         defer { done.wait() }
-        let client = try QMPClient(adopting: fd, timeout: 0.2)
+        let client = try QMPClient(adopting: fd, timeout: 0.2, cancellation: CancellationSignal())
         #expect(throws: QMPError.timedOut(waitingFor: "query-migrate", seconds: 0.2)) { try client.execute("query-migrate") }
         client.close()
     }
@@ -100,7 +100,7 @@ import Testing
             _ = peer.readCommand()
         }
         defer { done.wait() }
-        let client = try QMPClient(adopting: fd, timeout: 5, maxLineBytes: 4096)
+        let client = try QMPClient(adopting: fd, timeout: 5, maxLineBytes: 4096, cancellation: CancellationSignal())
         #expect(throws: QMPError.lineTooLong(limit: 4096)) { try client.execute("query-migrate") }
         client.close()
     }
@@ -110,21 +110,18 @@ import Testing
             peer.send("SSH-2.0-OpenSSH_9.2\r\n")
         }
         defer { done.wait() }
-        #expect(throws: QMPError.self) { try QMPClient(adopting: fd, timeout: 5) }
+        #expect(throws: QMPError.self) { try QMPClient(adopting: fd, timeout: 5, cancellation: CancellationSignal()) }
     }
 
-    @Test func aWakeDescriptorEndsAWait() throws {
-        var pipeFDs: [Int32] = [0, 0]
-        #expect(pipe(&pipeFDs) == 0)
-        defer { close(pipeFDs[0]); close(pipeFDs[1]) }
+    @Test func cancellationEndsAWait() throws {
         let (fd, done) = FakeQMPPeer.start { peer in
             peer.handshake()
             _ = peer.readCommand()
         }
         defer { done.wait() }
-        let client = try QMPClient(adopting: fd, timeout: 60, wakeFileDescriptor: pipeFDs[0])
-        var one: UInt8 = 1
-        #expect(write(pipeFDs[1], &one, 1) == 1)
+        let signal = try CancellationSignal()
+        let client = try QMPClient(adopting: fd, timeout: 60, cancellation: signal)
+        signal.cancel()
         #expect(throws: QMPError.cancelled) { try client.nextEvent(timeout: 60) }
         client.close()
     }

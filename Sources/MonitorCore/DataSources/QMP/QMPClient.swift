@@ -1,15 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A synchronous QMP client: reads the greeting, leaves capabilities negotiation, then runs one
 /// command at a time. Replies are matched by `id`; events that arrive before a reply are queued
-/// for `nextEvent`. Every wait has a deadline and also ends when `wakeFileDescriptor` becomes
-/// readable (the owner's cancellation), so nothing blocks forever.
+/// for `nextEvent`. Every wait has a deadline and also ends when `cancellation` fires, so
+/// nothing blocks forever.
 ///
 /// Used from one thread (the producer's); not Sendable.
 public final class QMPClient {
@@ -20,30 +13,30 @@ public final class QMPClient {
     private var framer: QMPLineFramer
     private var nextID: UInt64 = 1
     private var pendingEvents: [QMPEvent] = []
-    private let wake: Int32?
+    private let cancellation: CancellationSignal
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
     public let timeout: Double
 
     /// Connects to `path` and completes the handshake within `timeout` seconds.
     public convenience init(path: String, timeout: Double = 5, maxLineBytes: Int = QMPClient.defaultMaxLineBytes,
-                            wakeFileDescriptor: Int32? = nil) throws(QMPError) {
-        try self.init(socket: QMPSocket.connect(path: path), timeout: timeout, maxLineBytes: maxLineBytes,
-                      wakeFileDescriptor: wakeFileDescriptor)
+                            cancellation: CancellationSignal) throws(QMPError) {
+        try self.init(socket: QMPSocket.connecting(to: path), timeout: timeout, maxLineBytes: maxLineBytes,
+                      cancellation: cancellation)
     }
 
     /// Takes ownership of a connected stream descriptor and completes the handshake.
     public convenience init(adopting fd: Int32, timeout: Double = 5, maxLineBytes: Int = QMPClient.defaultMaxLineBytes,
-                            wakeFileDescriptor: Int32? = nil) throws(QMPError) {
+                            cancellation: CancellationSignal) throws(QMPError) {
         try self.init(socket: QMPSocket(adopting: fd), timeout: timeout, maxLineBytes: maxLineBytes,
-                      wakeFileDescriptor: wakeFileDescriptor)
+                      cancellation: cancellation)
     }
 
-    private init(socket: QMPSocket, timeout: Double, maxLineBytes: Int, wakeFileDescriptor: Int32?) throws(QMPError) {
+    private init(socket: QMPSocket, timeout: Double, maxLineBytes: Int, cancellation: CancellationSignal) throws(QMPError) {
         self.socket = socket
         self.timeout = timeout
         framer = QMPLineFramer(maxLineBytes: maxLineBytes)
-        wake = wakeFileDescriptor
-        let deadline = monotonicNow() + timeout
+        self.cancellation = cancellation
+        let deadline = SourceClock.monotonicNow() + timeout
         guard case .greeting(let v) = try nextMessage(deadline: deadline, waitingFor: "the QMP greeting") else {
             throw .notQMP(excerpt: "first message was not {\"QMP\": ...}")
         }
@@ -51,14 +44,14 @@ public final class QMPClient {
         _ = try execute("qmp_capabilities")
     }
 
-    public func close() { socket.close() }
+    public func close() { socket.disconnect() }
 
     /// Runs `command` and returns its `return` value; QEMU's error reply becomes `.commandFailed`.
     public func execute(_ command: String, arguments: QMPJSON? = nil) throws(QMPError) -> QMPJSON {
         let id = nextID
         nextID += 1
         try socket.writeAll(encodeCommand(command, arguments: arguments, id: id))
-        let deadline = monotonicNow() + timeout
+        let deadline = SourceClock.monotonicNow() + timeout
         while true {
             switch try nextMessage(deadline: deadline, waitingFor: command) {
             case .event(let e):
@@ -80,7 +73,7 @@ public final class QMPClient {
     /// The next event: a queued one at once, else waits up to `timeout` seconds; nil on timeout.
     public func nextEvent(timeout seconds: Double) throws(QMPError) -> QMPEvent? {
         if !pendingEvents.isEmpty { return pendingEvents.removeFirst() }
-        let deadline = monotonicNow() + max(0, seconds)
+        let deadline = SourceClock.monotonicNow() + max(0, seconds)
         while true {
             let message: QMPMessage
             do {
@@ -99,13 +92,13 @@ public final class QMPClient {
     private func nextMessage(deadline: Double, waitingFor what: String) throws(QMPError) -> QMPMessage {
         while true {
             if let line = try framer.nextLine() {
-                return try QMPMessage.decode(line, receivedAt: monotonicNow())
+                return try QMPMessage.decode(line, receivedAt: SourceClock.monotonicNow())
             }
-            let left = deadline - monotonicNow()
+            let left = deadline - SourceClock.monotonicNow()
             if left <= 0 { throw .timedOut(waitingFor: what, seconds: timeout) }
             let ms = Int32(min(left * 1000, 60_000).rounded(.up))
             let attempt = readBuffer.withUnsafeMutableBytes { b in
-                Result { () throws(QMPError) in try socket.read(into: b, timeoutMilliseconds: ms, wake: wake) }
+                Result { () throws(QMPError) in try socket.read(into: b, timeoutMilliseconds: ms, cancellation: cancellation) }
             }
             switch try attempt.get() {
             case .bytes(let n):
@@ -114,16 +107,10 @@ public final class QMPClient {
                 throw .closed(waitingFor: framer.hasPartialLine ? "the rest of a message, \(what)" : what)
             case .timedOut:
                 continue
-            case .woken:
+            case .cancelled:
                 throw .cancelled
             }
         }
     }
 }
 
-/// CLOCK_MONOTONIC seconds: the clock live sources stamp events with.
-func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}

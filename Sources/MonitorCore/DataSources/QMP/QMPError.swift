@@ -36,13 +36,7 @@ public enum QMPError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemLibc
 
 func errnoText(_ e: Int32) -> String { String(cString: strerror(e)) }
 

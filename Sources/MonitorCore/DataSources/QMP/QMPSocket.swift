@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemLibc
 
 /// A connected stream socket to QEMU's monitor: connect, write all, and a read that waits with
 /// poll(2) on the socket and an optional wake descriptor, so a cancelled reader never blocks.
@@ -16,7 +10,7 @@ final class QMPSocket {
     /// Takes ownership of a connected descriptor (a socketpair end in tests).
     init(adopting fd: Int32) { fileDescriptor = fd }
 
-    static func connect(path: String) throws(QMPError) -> QMPSocket {
+    static func connecting(to path: String) throws(QMPError) -> QMPSocket {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(path.utf8)
@@ -30,22 +24,22 @@ final class QMPSocket {
         guard fd >= 0 else { throw .cannotConnect(path: path, errno: errno) }
         let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + 1)
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
         }
         if rc != 0 {
             let e = errno
-            Glibc.close(fd)
+            close(fd)
             throw .cannotConnect(path: path, errno: e)
         }
         return QMPSocket(adopting: fd)
     }
 
-    deinit { close() }
+    deinit { disconnect() }
 
-    func close() {
+    func disconnect() {
         guard !isClosed else { return }
         isClosed = true
-        Glibc.close(fileDescriptor)
+        close(fileDescriptor)
     }
 
     /// Sends every byte; MSG_NOSIGNAL so a vanished QEMU is an error, not SIGPIPE.
@@ -61,21 +55,25 @@ final class QMPSocket {
         }
     }
 
-    enum ReadResult { case bytes(Int), endOfStream, timedOut, woken }
+    enum ReadResult { case bytes(Int), endOfStream, timedOut, cancelled }
 
-    /// Waits up to `timeoutMilliseconds` (-1: forever) for data or the wake descriptor, then reads
-    /// at most `into.count` bytes.
-    func read(into buffer: UnsafeMutableRawBufferPointer, timeoutMilliseconds: Int32, wake: Int32?) throws(QMPError) -> ReadResult {
-        var fds = [pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)]
-        if let wake { fds.append(pollfd(fd: wake, events: Int16(POLLIN), revents: 0)) }
-        let ready = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
-        if ready < 0 {
-            // A signal: the caller's loop re-checks its deadline and cancellation.
-            if errno == EINTR { return .timedOut }
-            throw .readFailed(errno: errno)
+    /// Waits up to `timeoutMilliseconds` for data or the cancellation signal, then reads at most
+    /// `buffer.count` bytes. A signal handler running (EINTR) counts as a timeout: the caller's
+    /// loop re-checks its deadline.
+    func read(into buffer: UnsafeMutableRawBufferPointer, timeoutMilliseconds: Int32,
+              cancellation: CancellationSignal) throws(QMPError) -> ReadResult {
+        let readiness: Readiness
+        do {
+            readiness = try waitForReadable(fileDescriptor, or: cancellation, timeoutMilliseconds: timeoutMilliseconds)
+        } catch {
+            guard case .cannotWait(_, let e) = error else { throw .readFailed(errno: EINVAL) }
+            throw .readFailed(errno: e)
         }
-        if fds.count > 1 && fds[1].revents != 0 { return .woken }
-        if ready == 0 { return .timedOut }
+        switch readiness {
+        case .cancelled: return .cancelled
+        case .timedOut, .interrupted: return .timedOut
+        case .readable: break
+        }
         let n = recv(fileDescriptor, buffer.baseAddress, buffer.count, 0)
         if n < 0 {
             if errno == EINTR || errno == EAGAIN { return .timedOut }
