@@ -15,7 +15,8 @@ public enum MonitorSummary {
         }
         var fields: [(String, JSONValue)] = [
             ("version", .int(Int64(formatVersion))),
-            ("source", .object([("kind", .string(source.kind.rawValue)), ("name", .string(source.name))])),
+            ("source", .object([("kind", .string(source.kind.rawValue)), ("name", .string(source.name))]
+                               + (source.kind == .live ? [("position", .string(source.position))] : []))),
             ("lines", .uint(source.lines)),
             ("events", .uint(t.events)),
             ("conversions", .uint(t.conversions)),

@@ -17,6 +17,7 @@ struct EncmonCommand: ParsableCommand {
               encmon demo                 simulated guest and migration, no VM needed
               encmon replay trace.txt     replay an ftrace / trace-cmd / perf / QEMU / encmon trace
               encmon --vm 3               live, on a KVM host (not available in this version)
+              encmon --qmp /run/vm.qmp    migration progress and SEV state from a QMP socket
             """,
         version: encmonVersion,
         subcommands: [Replay.self, Demo.self]
@@ -25,7 +26,15 @@ struct EncmonCommand: ParsableCommand {
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))
     var vm: String?
 
+    @OptionGroup(title: "QMP") var qmp: QMPOptions
+    @OptionGroup(title: "QMP output") var qmpOutput: QMPOutputOptions
+    @OptionGroup(title: "Display") var display: DisplayOptions
+    @OptionGroup(title: "Model") var model: ModelOptions
+
     func run() throws {
+        if vm == nil, qmp.socketPath != nil {
+            return try runQMPOnly(qmp, output: qmpOutput, display: display, model: model)
+        }
         guard let vm else {
             throw CleanExit.helpRequest(self)
         }

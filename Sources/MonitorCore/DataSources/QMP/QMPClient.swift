@@ -7,6 +7,7 @@
 /// Used from one thread (the producer's); not Sendable.
 public final class QMPClient {
     public static let defaultMaxLineBytes = 1 << 20
+    static let greetingName = "the QMP greeting"
 
     public private(set) var version: QMPVersion?
     private let socket: QMPSocket
@@ -37,7 +38,7 @@ public final class QMPClient {
         framer = QMPLineFramer(maxLineBytes: maxLineBytes)
         self.cancellation = cancellation
         let deadline = SourceClock.monotonicNow() + timeout
-        guard case .greeting(let v) = try nextMessage(deadline: deadline, waitingFor: "the QMP greeting") else {
+        guard case .greeting(let v) = try nextMessage(deadline: deadline, waitingFor: Self.greetingName) else {
             throw .notQMP(excerpt: "first message was not {\"QMP\": ...}")
         }
         version = v

@@ -22,7 +22,11 @@ public enum QMPError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .socketPathTooLong(let p): "QMP socket path is longer than a Unix socket address allows: \(p)"
+        case .cannotConnect(let p, let e) where e == EAGAIN:
+            "QMP socket \(p) is busy: QEMU serves one client per monitor (add a second -qmp socket for encmon)"
         case .cannotConnect(let p, let e): "cannot connect to QMP socket \(p): \(errnoText(e))"
+        case .timedOut(let w, let s) where w == QMPClient.greetingName:
+            "no QMP greeting within \(s) s: another client holds this monitor (QEMU serves one at a time; add a second -qmp socket for encmon)"
         case .timedOut(let w, let s): "QEMU did not answer \(w) within \(s) s"
         case .closed(let w): "QEMU closed the QMP connection (waiting for \(w))"
         case .readFailed(let e): "reading the QMP socket failed: \(errnoText(e))"

@@ -23,6 +23,10 @@ final class QMPSocket {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .cannotConnect(path: path, errno: errno) }
         let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + 1)
+        // Non-blocking connect: a listener whose backlog is full (QEMU serves one client per
+        // monitor and leaves the others queued) fails with EAGAIN instead of blocking forever.
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
         }
@@ -31,6 +35,7 @@ final class QMPSocket {
             close(fd)
             throw .cannotConnect(path: path, errno: e)
         }
+        _ = fcntl(fd, F_SETFL, flags)
         return QMPSocket(adopting: fd)
     }
 

@@ -1,0 +1,69 @@
+import ArgumentParser
+import MonitorCore
+
+/// `--qmp PATH`: migration progress and SEV state from QEMU's monitor socket. Alone it is a
+/// QMP-only view; with `--vm` its source is merged with the live one (`qmpSource()`).
+struct QMPOptions: ParsableArguments {
+    @Option(name: .customLong("qmp"), help: ArgumentHelp("Follow migration progress and SEV state on this QMP Unix socket (QEMU -qmp unix:PATH,server=on,wait=off).", valueName: "PATH"))
+    var socketPath: String?
+
+    @Option(name: .customLong("qmp-interval"), help: ArgumentHelp("Seconds between query-migrate polls.", valueName: "SECONDS"))
+    var pollInterval: Double = 0.5
+
+    func validate() throws {
+        guard pollInterval.isFinite, pollInterval >= 0.05, pollInterval <= 60 else {
+            throw ValidationError("--qmp-interval must be between 0.05 and 60 seconds, not \(pollInterval)")
+        }
+        if let p = socketPath, p.isEmpty { throw ValidationError("--qmp needs the path of a QMP Unix socket") }
+    }
+
+    /// The started QMP source, or nil without `--qmp`.
+    func qmpSource() throws -> PushEventSource? {
+        guard let socketPath else { return nil }
+        var watcher = QMPMigrationWatcher(socketPath: socketPath)
+        watcher.pollInterval = pollInterval
+        do {
+            let source = try watcher.makeSource()
+            try source.start()
+            return source
+        } catch {
+            throw CommandFailure(message: "--qmp \(socketPath): \(error)", exitCode: 71)
+        }
+    }
+}
+
+/// Output of the QMP-only view: JSON Lines and a recording.
+struct QMPOutputOptions: ParsableArguments {
+    @Flag(name: .customLong("json"), help: "With --qmp: print one JSON object per refresh, one a line (implies --batch).")
+    var json = false
+
+    @Option(name: .customLong("record"), help: ArgumentHelp("With --qmp: append every event to FILE in encmon's recording format.", valueName: "FILE"))
+    var record: String?
+}
+
+extension EncmonCommand {
+    /// `encmon --qmp PATH` without `--vm`.
+    func runQMPOnly(_ qmp: QMPOptions, output: QMPOutputOptions, display: DisplayOptions, model: ModelOptions) throws {
+        guard let qmpSource = try qmp.qmpSource() else { return }
+        defer { qmpSource.stop() }
+        var source: any EventSource = qmpSource
+        if let record = output.record {
+            do {
+                let writer = try RecordingWriter(path: record, comment: "encmon \(encmonVersion) --qmp \(qmp.socketPath ?? "")")
+                source = RecordingTap(source, writer: writer)
+            } catch {
+                throw CommandFailure(message: "--record: \(error)", exitCode: 73)
+            }
+        }
+        var monitor = Monitor(configuration: model.configuration)
+        var options = display.sessionOptions
+        if output.json {
+            options.json = true
+            options.batchFrameFormatter = { snapshot, status in
+                MonitorSummary.json(snapshot, source: status, includeRegions: false).serialized()
+            }
+        }
+        let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
+        try outcome.exitIfSignalled()
+    }
+}
