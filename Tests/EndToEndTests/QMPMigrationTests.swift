@@ -214,4 +214,36 @@ struct QMPMigrationTests {
         #expect(number(last, "dirtyPagesPerSecond") == number(ramReply, "dirty-pages-rate"))
         #expect((last["passes"] as? [Any])?.isEmpty == false)
     }
+
+    @Test(.enabled(if: QEMUAvailability.installed, "qemu-system-x86_64 is not installed (Makefile deps)"))
+    func aQEMUThatGoesAwayIsReportedAndNothingHangs() throws {
+        let dir = NSTemporaryDirectory() + "encmon-qmp-gone-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let qemu = try ChildProcess(QEMUAvailability.binary, ["-machine", "q35", "-m", "64M", "-display", "none", "-nodefaults",
+                                                              "-accel", "tcg", "-qmp", "unix:\(dir)/q.sock,server=on,wait=off"])
+        defer { qemu.stop() }
+        _ = try QMPTestDriver(path: dir + "/q.sock")  // up
+        let encmon = try ChildProcess(Built.encmon, ["--qmp", dir + "/q.sock", "--batch", "--json", "-d", "0.2", "-n", "400"],
+                                      stdout: dir + "/out", stderr: dir + "/err")
+        defer { encmon.stop() }
+        usleep(1_000_000)
+        qemu.stop()
+        usleep(1_500_000)
+        #expect(encmon.stop(SIGINT, grace: 5) == 128 + SIGINT, "encmon ends on SIGINT while QEMU is gone")
+        let output = try String(contentsOfFile: dir + "/out", encoding: .utf8)
+        let positions = try output.split(separator: "\n").map {
+            let frame = try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            return (frame["source"] as? [String: Any])?["position"] as? String ?? ""
+        }
+        #expect(positions.contains { $0.hasPrefix("QEMU 7.") && $0.contains("VM ") }, "connected first: \(positions.prefix(3))")
+        #expect(positions.last?.hasPrefix("no QEMU:") == true, "then says QEMU is gone: \(positions.last ?? "")")
+    }
+
+    @Test func aSocketThatIsNotThereIsAUsageError() throws {
+        let r = try run(Built.encmon, ["--qmp", "/nonexistent/qmp.sock", "--batch", "-n", "1"])
+        #expect(r.status == 69)
+        #expect(r.stderr.contains("/nonexistent/qmp.sock"))
+        #expect(r.stderr.contains("No such file"))
+    }
 }

@@ -20,21 +20,14 @@ struct EncmonCommand: ParsableCommand {
               encmon --qmp /run/vm.qmp    migration progress and SEV state from a QMP socket
             """,
         version: encmonVersion,
-        subcommands: [Replay.self, Demo.self]
+        subcommands: [Replay.self, Demo.self, Watch.self],
+        defaultSubcommand: Watch.self
     )
 
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))
     var vm: String?
 
-    @OptionGroup(title: "QMP") var qmp: QMPOptions
-    @OptionGroup(title: "QMP output") var qmpOutput: QMPOutputOptions
-    @OptionGroup(title: "Display") var display: DisplayOptions
-    @OptionGroup(title: "Model") var model: ModelOptions
-
     func run() throws {
-        if vm == nil, qmp.socketPath != nil {
-            return try runQMPOnly(qmp, output: qmpOutput, display: display, model: model)
-        }
         guard let vm else {
             throw CleanExit.helpRequest(self)
         }

@@ -22,14 +22,28 @@ struct QMPOptions: ParsableArguments {
         guard let socketPath else { return nil }
         var watcher = QMPMigrationWatcher(socketPath: socketPath)
         watcher.pollInterval = pollInterval
+        // A socket that is wrong from the start is a usage error; a QEMU that goes away later
+        // is shown on screen and retried.
+        do {
+            let probe = try QMPClient(path: socketPath, timeout: watcher.commandTimeout, cancellation: CancellationSignal())
+            probe.close()
+        } catch {
+            throw CommandFailure(message: "--qmp \(socketPath): \(error)", exitCode: QMPExit.unavailable)
+        }
         do {
             let source = try watcher.makeSource()
             try source.start()
             return source
         } catch {
-            throw CommandFailure(message: "--qmp \(socketPath): \(error)", exitCode: 71)
+            throw CommandFailure(message: "--qmp \(socketPath): \(error)", exitCode: QMPExit.unavailable)
         }
     }
+}
+
+/// Exit statuses of `--qmp` (README "Live").
+enum QMPExit {
+    /// The socket cannot be reached, does not speak QMP, or the reader cannot start.
+    static let unavailable: Int32 = 69
 }
 
 /// Output of the QMP-only view: JSON Lines and a recording.
@@ -42,6 +56,26 @@ struct QMPOutputOptions: ParsableArguments {
 }
 
 extension EncmonCommand {
+    /// What `encmon` does without a subcommand name: `--qmp PATH`, `--vm ID`. A default
+    /// subcommand rather than options on the root: ArgumentParser also parses the root's options
+    /// for every subcommand, so a root `--json` or `-n` would take them away from `demo`/`replay`.
+    struct Watch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "watch",
+            abstract: "Watch a running VM (--vm) or QEMU's migration progress (--qmp); the default command.")
+
+        @ParentCommand var root: EncmonCommand
+        @OptionGroup(title: "QMP") var qmp: QMPOptions
+        @OptionGroup(title: "QMP output") var qmpOutput: QMPOutputOptions
+        @OptionGroup(title: "Display") var display: DisplayOptions
+        @OptionGroup(title: "Model") var model: ModelOptions
+
+        func run() throws {
+            if root.vm != nil || qmp.socketPath == nil { return try root.run() }
+            try root.runQMPOnly(qmp, output: qmpOutput, display: display, model: model)
+        }
+    }
+
     /// `encmon --qmp PATH` without `--vm`.
     func runQMPOnly(_ qmp: QMPOptions, output: QMPOutputOptions, display: DisplayOptions, model: ModelOptions) throws {
         guard let qmpSource = try qmp.qmpSource() else { return }
