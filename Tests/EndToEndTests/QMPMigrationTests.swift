@@ -168,7 +168,8 @@ struct QMPMigrationTests {
         let qmp = try QMPTestDriver(path: dir + "/ctl.sock")
         _ = try QMPTestDriver(path: dir + "/dst.sock")  // the destination is listening
         _ = try qmp.execute("migrate-set-parameters", ["max-bandwidth": 16 << 20])
-        let encmon = try ChildProcess(Built.encmon, ["--qmp", dir + "/src.sock", "--batch", "--json", "-d", "0.25", "-n", "400"],
+        let encmon = try ChildProcess(Built.encmon, ["--qmp", dir + "/src.sock", "--batch", "--json", "-d", "0.25", "-n", "400",
+                                                     "--record", dir + "/rec"],
                                       stdout: dir + "/out", stderr: dir + "/err")
         defer { encmon.stop() }
         usleep(500_000)
@@ -213,6 +214,17 @@ struct QMPMigrationTests {
         #expect(abs(bandwidth - mbps * 1e6 / 8) <= 1e-3 * max(1, bandwidth), "bandwidth \(bandwidth) vs mbps \(mbps)")
         #expect(number(last, "dirtyPagesPerSecond") == number(ramReply, "dirty-pages-rate"))
         #expect((last["passes"] as? [Any])?.isEmpty == false)
+
+        // The recording replays to the same passes and final figures.
+        let replay = try run(Built.encmon, ["replay", dir + "/rec", "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let replayed = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
+        let again = try #require(replayed["migration"] as? [String: Any])
+        func passNumbers(_ m: [String: Any]) -> [Int] { (m["passes"] as? [[String: Any]] ?? []).compactMap { ($0["pass"] as? NSNumber)?.intValue } }
+        #expect(passNumbers(again) == passNumbers(last))
+        for key in ["status", "pass", "ramTransferredBytes", "ramTotalBytes", "downtimeSeconds", "setupSeconds"] {
+            #expect("\(again[key] ?? "nil")" == "\(last[key] ?? "nil")", "\(key) after replay")
+        }
     }
 
     @Test(.enabled(if: QEMUAvailability.installed, "qemu-system-x86_64 is not installed (Makefile deps)"))
