@@ -158,6 +158,11 @@ struct QMPMigrationTests {
             "-object", "memory-backend-ram,id=m,size=128M",
             "-qmp", "unix:\(dir)/dst.sock,server=on,wait=off", "-incoming", "tcp:127.0.0.1:\(port)"], stderr: dir + "/dst.err")
         defer { destination.stop() }
+        let port2 = try freeLoopbackPort()
+        let destination2 = try ChildProcess(QEMUAvailability.binary, common + [
+            "-object", "memory-backend-ram,id=m,size=128M",
+            "-qmp", "unix:\(dir)/dst2.sock,server=on,wait=off", "-incoming", "tcp:127.0.0.1:\(port2)"], stderr: dir + "/dst2.err")
+        defer { destination2.stop() }
         let source = try ChildProcess(QEMUAvailability.binary, common + [
             "-object", "memory-backend-file,id=m,size=128M,mem-path=\(dir)/ram,share=off",
             // QEMU serves one client per monitor: encmon gets its own, the test drives the other.
@@ -166,7 +171,8 @@ struct QMPMigrationTests {
         defer { source.stop() }
 
         let qmp = try QMPTestDriver(path: dir + "/ctl.sock")
-        _ = try QMPTestDriver(path: dir + "/dst.sock")  // the destination is listening
+        _ = try QMPTestDriver(path: dir + "/dst.sock")  // the destinations are listening
+        _ = try QMPTestDriver(path: dir + "/dst2.sock")
         _ = try qmp.execute("migrate-set-parameters", ["max-bandwidth": 16 << 20])
         let encmon = try ChildProcess(Built.encmon, ["--qmp", dir + "/src.sock", "--batch", "--json", "-d", "0.25", "-n", "400",
                                                      "--record", dir + "/rec"],
@@ -174,30 +180,55 @@ struct QMPMigrationTests {
         defer { encmon.stop() }
         usleep(500_000)
         _ = try qmp.execute("migrate", ["uri": "tcp:127.0.0.1:\(port)"])
-        var final: [String: Any] = [:]
-        let deadline = Date().addingTimeInterval(90)
-        while Date() < deadline {
-            final = try qmp.execute("query-migrate") as? [String: Any] ?? [:]
-            let status = final["status"] as? String ?? ""
-            if status == "completed" || status == "failed" || status == "cancelled" { break }
-            usleep(200_000)
+        func awaitEnd() throws -> [String: Any] {
+            var reply: [String: Any] = [:]
+            let deadline = Date().addingTimeInterval(90)
+            while Date() < deadline {
+                reply = try qmp.execute("query-migrate") as? [String: Any] ?? [:]
+                let status = reply["status"] as? String ?? ""
+                if status == "completed" || status == "failed" || status == "cancelled" { break }
+                usleep(200_000)
+            }
+            return reply
         }
+        let final = try awaitEnd()
         #expect(final["status"] as? String == "completed")
         usleep(1_000_000)  // a few more frames after completion
+
+        // A second migration of the same VM, now with the `events` capability on (the test turns
+        // it on; encmon only reads it): encmon starts its passes over and says it follows events.
+        _ = try qmp.execute("cont")
+        _ = try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "events", "state": true]]])
+        _ = try qmp.execute("migrate", ["uri": "tcp:127.0.0.1:\(port2)"])
+        let final2 = try awaitEnd()
+        #expect(final2["status"] as? String == "completed")
+        usleep(1_000_000)
         #expect(encmon.stop(SIGINT) == 128 + SIGINT)
 
         let output = try String(contentsOfFile: dir + "/out", encoding: .utf8)
         let frames = try output.split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
-        let migrations = frames.compactMap { $0["migration"] as? [String: Any] }
+        func seen(_ m: [String: Any]) -> Int { (m["migrationsSeen"] as? NSNumber)?.intValue ?? 0 }
+        let first = frames.filter { ($0["migration"] as? [String: Any]).map { seen($0) == 1 } ?? false }
+        let second = frames.filter { ($0["migration"] as? [String: Any]).map { seen($0) == 2 } ?? false }
+        let migrations = first.compactMap { $0["migration"] as? [String: Any] }
         let passes = migrations.compactMap { ($0["pass"] as? NSNumber)?.intValue }
         #expect(passes == passes.sorted(), "passes never go back: \(passes)")
         #expect(Set(passes).count >= 2, "passes advance: \(passes)")
         #expect(migrations.contains { $0["status"] as? String == "active" })
-        let source0 = try #require(frames.last?["source"] as? [String: Any])
-        #expect((source0["position"] as? String)?.contains("polling query-migrate") == true, "says it polls: \(source0)")
-        #expect((source0["position"] as? String)?.contains("not a SEV guest") == true)
+        let source1 = try #require(first.last?["source"] as? [String: Any])
+        #expect((source1["position"] as? String)?.contains("events off: polling query-migrate") == true, "says it polls: \(source1)")
+        #expect((source1["position"] as? String)?.contains("not a SEV guest") == true)
+
+        let source2 = try #require(frames.last?["source"] as? [String: Any])
+        #expect((source2["position"] as? String)?.contains("migration events on") == true, "says it follows events: \(source2)")
+        let last2 = try #require(second.last?["migration"] as? [String: Any])
+        let passes2 = (last2["passes"] as? [[String: Any]] ?? []).compactMap { ($0["pass"] as? NSNumber)?.intValue }
+        let syncs2 = try #require(((final2["ram"] as? [String: Any])?["dirty-sync-count"] as? NSNumber)?.intValue)
+        #expect(last2["status"] as? String == "completed")
+        #expect(!passes2.isEmpty && passes2 == passes2.sorted() && Set(passes2).count == passes2.count, "\(passes2)")
+        #expect(passes2.count <= syncs2 && passes2.last == syncs2, "second migration's passes only: \(passes2) of \(syncs2)")
 
         let last = try #require(migrations.last)
         let ramReply = try #require(final["ram"] as? [String: Any])
@@ -221,9 +252,9 @@ struct QMPMigrationTests {
         let replayed = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
         let again = try #require(replayed["migration"] as? [String: Any])
         func passNumbers(_ m: [String: Any]) -> [Int] { (m["passes"] as? [[String: Any]] ?? []).compactMap { ($0["pass"] as? NSNumber)?.intValue } }
-        #expect(passNumbers(again) == passNumbers(last))
-        for key in ["status", "pass", "ramTransferredBytes", "ramTotalBytes", "downtimeSeconds", "setupSeconds"] {
-            #expect("\(again[key] ?? "nil")" == "\(last[key] ?? "nil")", "\(key) after replay")
+        #expect(passNumbers(again) == passNumbers(last2))
+        for key in ["status", "pass", "migrationsSeen", "ramTransferredBytes", "ramTotalBytes", "downtimeSeconds", "setupSeconds"] {
+            #expect("\(again[key] ?? "nil")" == "\(last2[key] ?? "nil")", "\(key) after replay")
         }
     }
 

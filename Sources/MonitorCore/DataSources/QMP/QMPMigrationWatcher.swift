@@ -24,6 +24,9 @@ public struct QMPConnectionState: Sendable, Hashable {
     public var pollInterval: Double
     public var queries: UInt64 = 0
     public var events: UInt64 = 0
+    /// query-migrate replies that could not be used (a status newer than this encmon).
+    public var unreadableReplies: UInt64 = 0
+    public var lastUnreadable: String?
 
     /// One line for the header: what is connected and how it is followed.
     public var summary: String {
@@ -41,6 +44,7 @@ public struct QMPConnectionState: Sendable, Hashable {
             case .polling?: parts.append("migration events off: polling query-migrate every \(pollText)")
             case nil: break
             }
+            if let lastUnreadable { parts.append("\(unreadableReplies) unreadable replies (last: \(lastUnreadable))") }
             return parts.joined(separator: ", ")
         }
     }
@@ -87,27 +91,36 @@ public struct QMPMigrationWatcher: Sendable {
 
     private func follow(_ client: QMPClient, _ state: inout QMPConnectionState, _ context: PushContext) throws(QMPError) {
         state.sev = try querySEV(client)
-        state.mode = try QMPMigrationInfo.eventsEnabled(capabilities: client.execute("query-migrate-capabilities")) ? .events : .polling
+        state.mode = try readMode(client)
         var lastStatus: MigrationStatus?
         while true {
-            let status = try sample(client, &state, context)
-            // A migration starting: the operator (or libvirt) may just have turned events on.
-            if let status, !status.isIdle, lastStatus?.isIdle ?? true {
-                state.mode = try QMPMigrationInfo.eventsEnabled(capabilities: client.execute("query-migrate-capabilities")) ? .events : .polling
-                if case .sev = state.sev { state.sev = try querySEV(client) }
-            }
-            lastStatus = status
-            publish(state, context)
+            try sampleAndPublish(client, &state, context, &lastStatus)
             let next = SourceClock.monotonicNow() + pollInterval
             while case let left = next - SourceClock.monotonicNow(), left > 0 {
                 guard let event = try client.nextEvent(timeout: left) else { break }
                 state.events += 1
                 if event.name == "MIGRATION" || event.name == "MIGRATION_PASS" {
-                    lastStatus = try sample(client, &state, context) ?? lastStatus
-                    publish(state, context)
+                    try sampleAndPublish(client, &state, context, &lastStatus)
                 }
             }
         }
+    }
+
+    private func sampleAndPublish(_ client: QMPClient, _ state: inout QMPConnectionState, _ context: PushContext,
+                                  _ lastStatus: inout MigrationStatus?) throws(QMPError) {
+        let status = try sample(client, &state, context)
+        // A migration starting: the operator (or libvirt) may just have turned events on, and a
+        // SEV guest's state moves to send-update.
+        if let status, !status.isIdle, lastStatus?.isIdle ?? true {
+            state.mode = try readMode(client)
+            if case .sev = state.sev { state.sev = try querySEV(client) }
+        }
+        if status != nil { lastStatus = status }
+        publish(state, context)
+    }
+
+    private func readMode(_ client: QMPClient) throws(QMPError) -> QMPConnectionState.Mode {
+        try QMPMigrationInfo.eventsEnabled(capabilities: client.execute("query-migrate-capabilities")) ? .events : .polling
     }
 
     /// query-status and query-migrate; emits the progress. Returns the migration status.
@@ -116,7 +129,16 @@ public struct QMPMigrationWatcher: Sendable {
         let reply = try client.execute("query-migrate")
         let receivedAt = SourceClock.monotonicNow()
         state.queries += 2
-        guard let progress = try QMPMigrationInfo.progress(from: reply, time: receivedAt) else { return nil }
+        let progress: MigrationProgress?
+        do {
+            progress = try QMPMigrationInfo.progress(from: reply, time: receivedAt)
+        } catch {
+            // A status newer than this encmon: say so, keep the connection.
+            state.unreadableReplies += 1
+            state.lastUnreadable = error.description
+            return nil
+        }
+        guard let progress else { return nil }
         context.emit(.migrationProgress(progress))
         return progress.status
     }
@@ -134,9 +156,11 @@ public struct QMPMigrationWatcher: Sendable {
     private func publish(_ state: QMPConnectionState, _ context: PushContext) {
         let position = state.summary
         let count = state.queries + state.events
+        let unreadable = state.unreadableReplies
         context.updateStatus { s in
             s.position = position
             s.lines = count
+            s.malformedLines = unreadable
         }
     }
 
