@@ -19,10 +19,12 @@ let package = Package(
         // libtracefs/libtraceevent and libtracecmd, through pkg-config (Makefile `deps` installs them).
         .systemLibrary(name: "CTracefs", pkgConfig: "libtracefs", providers: [.apt(["libtracefs-dev", "libtraceevent-dev"])]),
         .systemLibrary(name: "CTracecmd", pkgConfig: "libtracecmd", providers: [.apt(["libtracecmd-dev"])]),
+        // pidfd_open, pidfd_getfd and ioctl with fixed signatures (Swift cannot call variadic C).
+        .systemLibrary(name: "CKVMHost"),
         // Model, trace formats, sources, simulator: pure Swift, no terminal.
         .target(name: "MonitorCore"),
         // The live host: tracefs, trace.dat, VM discovery, KVM statistics. Talks to the kernel.
-        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd"]),
+        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd", "CKVMHost"]),
         // Panels drawn into a plain cell grid; text output. No curses.
         .target(name: "MonitorView", dependencies: ["MonitorCore"]),
         .executableTarget(
