@@ -21,10 +21,12 @@ let package = Package(
         .systemLibrary(name: "CTracecmd", pkgConfig: "libtracecmd", providers: [.apt(["libtracecmd-dev"])]),
         // The C library (Glibc, Musl or Darwin) re-exported under one name.
         .target(name: "SystemLibc"),
+        // pidfd_open, pidfd_getfd and ioctl with fixed signatures (Swift cannot call variadic C).
+        .systemLibrary(name: "CKVMHost"),
         // Model, trace formats, sources, simulator: pure Swift, no terminal.
         .target(name: "MonitorCore", dependencies: ["SystemLibc"]),
         // The live host: tracefs, trace.dat, VM discovery, KVM statistics. Talks to the kernel.
-        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd"]),
+        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd", "CKVMHost"]),
         // Panels drawn into a plain cell grid; text output. No curses.
         .target(name: "MonitorView", dependencies: ["MonitorCore"]),
         .executableTarget(
