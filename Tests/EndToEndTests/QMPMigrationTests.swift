@@ -279,7 +279,7 @@ struct QMPMigrationTests {
             let frame = try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
             return (frame["source"] as? [String: Any])?["position"] as? String ?? ""
         }
-        #expect(positions.contains { $0.hasPrefix("QEMU 7.") && $0.contains("VM ") }, "connected first: \(positions.prefix(3))")
+        #expect(positions.contains { $0.contains("QEMU 7.") && $0.contains("VM ") }, "connected first: \(positions.prefix(3))")
         #expect(positions.last?.hasPrefix("no QEMU:") == true, "then says QEMU is gone: \(positions.last ?? "")")
     }
 

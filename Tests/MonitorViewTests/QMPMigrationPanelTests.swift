@@ -17,6 +17,8 @@ import MonitorCore
     @Test func showsSetupTimeAndConversionsDuringThePass() {
         var m = Monitor()
         m.apply(progress(1, .active, pass: 1))
+        let first = PanelRender.text("migration", m.snapshot(), width: 120, height: 10)
+        #expect(first.contains("0 conversions before the first sync -> 0 pg to re-send"), "\(first)")
         for i in 0..<4 { m.apply(toShared(2, UInt64(i) * 100, 3)) }
         m.apply(progress(3, .active, pass: 2))
         let text = PanelRender.text("migration", m.snapshot(), width: 120, height: 10)

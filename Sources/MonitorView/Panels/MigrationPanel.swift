@@ -31,7 +31,9 @@ enum MigrationPanel {
             // From the conversion stream alone (QMP has no per-pass record): what the guest
             // converted since the previous sync, and so what the VMM must send again.
             if last.record == nil || last.conversionsSincePreviousSync > 0 {
-                segs.append(("\(DisplayFormat.count(last.conversionsSincePreviousSync)) conversions during pass \(max(0, last.pass - 1)) -> \(DisplayFormat.count(last.observedStateChanges)) pg to re-send", .plain))
+                // Between the previous sync and this one, the pass that began at the previous sync ran.
+                let span = m.passes.count > 1 ? "during pass \(m.passes[m.passes.count - 2].pass)" : "before the first sync"
+                segs.append(("\(DisplayFormat.count(last.conversionsSincePreviousSync)) conversions \(span) -> \(DisplayFormat.count(last.observedStateChanges)) pg to re-send", .plain))
             }
         }
         return segs

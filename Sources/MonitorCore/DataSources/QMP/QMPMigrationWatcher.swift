@@ -36,14 +36,16 @@ public struct QMPConnectionState: Sendable, Hashable {
         case .lost(let reason):
             return "no QEMU: \(reason); retrying"
         case .connected:
-            var parts = ["QEMU \(qemuVersion ?? "?")"]
-            if let runState { parts.append("VM \(runState)") }
-            if let sev { parts.append(sev.description) }
+            // Most telling first: the header cuts the end off on narrow screens.
+            var parts: [String] = []
             switch mode {
             case .events?: parts.append("migration events on, query-migrate every \(pollText)")
             case .polling?: parts.append("migration events off: polling query-migrate every \(pollText)")
             case nil: break
             }
+            if let sev { parts.append(sev.description) }
+            if let runState { parts.append("VM \(runState)") }
+            parts.append("QEMU \(qemuVersion ?? "?")")
             if let lastUnreadable { parts.append("\(unreadableReplies) unreadable replies (last: \(lastUnreadable))") }
             return parts.joined(separator: ", ")
         }
