@@ -44,6 +44,27 @@ import Testing
         client.close()
     }
 
+    @Test func queuedEventsAreBounded() throws {
+        let extra = 10
+        let (fd, done) = FakeQMPPeer.start { peer in
+            peer.handshake()
+            guard let c = peer.readCommand() else { return }
+            var burst = ""
+            for i in 0..<(QMPClient.maxPendingEvents + extra) {
+                burst += #"{"event": "MIGRATION_PASS", "data": {"pass": \#(i)}}"# + "\r\n"
+            }
+            peer.send(burst + #"{"return": {}, "id": \#(c.id)}"# + "\r\n")
+            _ = peer.readCommand()
+        }
+        defer { done.wait() }
+        let client = try QMPClient(adopting: fd, timeout: 10, cancellation: CancellationSignal())
+        _ = try client.execute("query-migrate")
+        #expect(client.droppedEvents == UInt64(extra))
+        // The oldest were dropped: the first one left is number `extra`.
+        #expect(try client.nextEvent(timeout: 0)?.data["pass"]?.uint64 == UInt64(extra))
+        client.close()
+    }
+
     @Test func anErrorReplyNamesTheCommandAndClass() throws {
         let (fd, done) = FakeQMPPeer.start { peer in
             peer.handshake()

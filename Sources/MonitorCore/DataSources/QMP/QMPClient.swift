@@ -14,6 +14,7 @@ public final class QMPClient {
     private var framer: QMPLineFramer
     private var nextID: UInt64 = 1
     private var pendingEvents: [QMPEvent] = []
+    private var pendingHead = 0
     private let cancellation: CancellationSignal
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
     public let timeout: Double
@@ -56,7 +57,7 @@ public final class QMPClient {
         while true {
             switch try nextMessage(deadline: deadline, waitingFor: command) {
             case .event(let e):
-                pendingEvents.append(e)
+                queue(e)
             case .success(let replyID, let result):
                 if replyID == nil || replyID?.uint64 == id { return result }
             case .failure(let replyID, let errorClass, let description):
@@ -71,9 +72,43 @@ public final class QMPClient {
         }
     }
 
+    /// Events dropped because nobody read them while `maxPendingEvents` were queued.
+    public private(set) var droppedEvents: UInt64 = 0
+    /// A chatty QEMU cannot grow memory while commands run and nobody reads events.
+    public static let maxPendingEvents = 4096
+
+    private func queue(_ e: QMPEvent) {
+        if pendingEvents.count - pendingHead >= Self.maxPendingEvents {
+            pendingHead += 1
+            droppedEvents &+= 1
+            compactQueue()
+        }
+        pendingEvents.append(e)
+    }
+
+    /// Drops the consumed front once it is as long as the bound: O(1) amortised per event.
+    private func compactQueue() {
+        if pendingHead == pendingEvents.count {
+            pendingEvents.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        } else if pendingHead >= Self.maxPendingEvents {
+            pendingEvents.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+    }
+
+    /// The oldest queued event.
+    private func dequeue() -> QMPEvent? {
+        guard pendingHead < pendingEvents.count else { return nil }
+        let e = pendingEvents[pendingHead]
+        pendingHead += 1
+        compactQueue()
+        return e
+    }
+
     /// The next event: a queued one at once, else waits up to `timeout` seconds; nil on timeout.
     public func nextEvent(timeout seconds: Double) throws(QMPError) -> QMPEvent? {
-        if !pendingEvents.isEmpty { return pendingEvents.removeFirst() }
+        if let queued = dequeue() { return queued }
         let deadline = SourceClock.monotonicNow() + max(0, seconds)
         while true {
             let message: QMPMessage
