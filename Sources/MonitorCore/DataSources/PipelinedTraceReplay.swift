@@ -106,10 +106,12 @@ extension SourceStatus {
     /// The status of a trace replay (same wording as `TraceReplaySource.status`).
     static func replay(name: String, counters c: TraceReadCounters, finished: Bool) -> SourceStatus {
         var position = "line \(c.lines)"
-        if let p = c.progress { position += " (\(Int((p * 100).rounded(.down)))%)" }
-        return SourceStatus(kind: .replay, name: name, position: position, lines: c.lines,
-                            skippedLines: c.skipped + c.duplicates, malformedLines: c.malformed,
-                            droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+        if let p = c.progress, p.isFinite { position += " (\(Int((min(1, max(0, p)) * 100).rounded(.down)))%)" }
+        var status = SourceStatus(kind: .replay, name: name, position: position, lines: c.lines,
+                                  skippedLines: c.skipped &+ c.duplicates, malformedLines: c.malformed,
+                                  droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+        status.location = .line(c.lines)
+        return status
     }
 }
 

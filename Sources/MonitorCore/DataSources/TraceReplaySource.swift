@@ -43,18 +43,6 @@ public final class TraceReplaySource: EventSource {
         return lookahead
     }
 
-    /// Delivers every remaining event to `body` without intermediate arrays (batch replay).
-    public func readAll(_ body: (MonitorEvent) throws -> Void) throws {
-        if let e = lookahead {
-            lookahead = nil
-            try body(e)
-        }
-        if !exhausted {
-            try reader.forEach(body)
-            exhausted = true
-        }
-    }
-
     /// The first malformed lines (line number, reason, start of the text), for stderr.
     public var malformedSamples: [MalformedLine] { reader.malformedSamples }
     public var skippedLines: UInt64 { reader.counters.skipped }

@@ -30,6 +30,8 @@ public enum MonitorSummary {
             ("skipped", .uint(source.skippedLines)),
             ("malformed", .uint(source.malformedLines)),
             ("lostEvents", .uint(t.lostEvents.addingSaturating(source.droppedEvents))),
+            ("dropped", .uint(source.overflowedEvents)),
+            ("rejectedTimes", .uint(t.rejectedTimes.addingSaturating(source.rejectedTimes))),
             ("firstEventTime", s.trackingSince.map { .double($0) } ?? .null),
             ("lastEventTime", .double(s.time)),
             ("guestSpan", .object([("start", .string(Hex.address(s.guestSpan.lower << GuestPage.shift))),
@@ -137,7 +139,11 @@ public enum MonitorSummary {
         row("rejected hypercalls", t.rejected == 0 ? "0" :
             "\(t.rejected) (" + t.rejectedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + ")")
         if t.otherHypercalls > 0 { row("other hypercalls", "\(t.otherHypercalls)") }
-        if t.lostEvents + source.droppedEvents > 0 { row("lost events", "\(t.lostEvents + source.droppedEvents)") }
+        let lost = t.lostEvents.addingSaturating(source.droppedEvents)
+        if lost > 0 { row("lost events", "\(lost)") }
+        if source.overflowedEvents > 0 { row("dropped events", "\(source.overflowedEvents) (encmon fell behind the source)") }
+        let badTimes = t.rejectedTimes.addingSaturating(source.rejectedTimes)
+        if badTimes > 0 { row("refused times", "\(badTimes) events with a non-finite or absurd time") }
         row("shared now", "\(ByteFormat.human(GuestPage.bytes(s.regions.sharedPages))) in \(s.regions.count) regions"
             + (s.regions.isApproximate ? " (APPROXIMATE: region cap reached)" : ""))
         row("guest span", "\(s.guestSpan) (\(ByteFormat.human(s.guestSpan.byteCount)))")

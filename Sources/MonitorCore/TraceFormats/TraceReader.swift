@@ -1,10 +1,19 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemLibc
+
+/// How a reader blocked on a stream (pipe, FIFO, terminal) learns to stop: `isRequested` is
+/// checked on every EINTR and at least every `checkMilliseconds` while the stream is silent
+/// (a signal may land on another thread), and cancelling `signal` wakes the reader at once.
+/// Then the read throws `TraceFileError.interrupted`.
+public struct TraceReadInterruption: Sendable {
+    public static let checkMilliseconds: Int32 = 200
+    public var signal: CancellationSignal
+    public var isRequested: @Sendable () -> Bool
+
+    public init(signal: CancellationSignal, isRequested: @escaping @Sendable () -> Bool = { false }) {
+        self.signal = signal
+        self.isRequested = isRequested
+    }
+}
 
 /// What a trace reader has seen so far.
 public struct TraceReadCounters: Sendable, Hashable {
@@ -113,6 +122,11 @@ public final class TraceReader {
     public var isFinished: Bool { core.finished }
     /// The parser's state (last timestamp, recording mode).
     public var parser: TraceLineParser { core.parser }
+    /// Set to make reads of a stream stoppable (without it a silent pipe blocks until data).
+    public var interruption: TraceReadInterruption? {
+        get { core.interruption }
+        set { core.interruption = newValue }
+    }
 
     /// The next event, or nil at the end of the input. Read errors throw `TraceFileError`.
     public func next() throws -> MonitorEvent? {
@@ -154,6 +168,7 @@ struct TraceReaderCore {
     var parser = TraceLineParser()
     var counters = TraceReadCounters()
     var samples: [MalformedLine] = []
+    var interruption: TraceReadInterruption?
 
     init(source: Input, path: String, chunkSize: Int, maxLineLength: Int) {
         input = source
@@ -286,11 +301,8 @@ struct TraceReaderCore {
         let room = min(chunkSize, capacity - end)
         switch input {
         case .descriptor(let fd, _):
-            switch TraceFile.read(fd, into: buffer + end, count: room) {
-            case .success(0): endOfInput = true
-            case .success(let n): end += n; totalRead &+= UInt64(n)
-            case .failure(let e): throw TraceFileError.cannotRead(path: path, errno: e.code)
-            }
+            let n = try read(fd, into: buffer + end, count: room)
+            if n == 0 { endOfInput = true } else { end += n; totalRead &+= UInt64(n) }
         case .memory(let bytes):
             let n = min(room, bytes.count - memoryPosition)
             if n == 0 {
@@ -302,6 +314,32 @@ struct TraceReaderCore {
                 memoryPosition += n
                 end += n
                 totalRead &+= UInt64(n)
+            }
+        }
+    }
+
+    /// One `read(2)`; on a stream with an interruption set, waits first (in slices) so that a
+    /// request to stop is seen while the stream is silent. EINTR goes round the loop, which
+    /// checks the request before reading again.
+    private func read(_ fd: Int32, into target: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
+        while true {
+            if let i = interruption {
+                if i.signal.isCancelled || i.isRequested() { throw TraceFileError.interrupted(path: path) }
+                if counters.fileSize == nil {
+                    let readiness: Readiness
+                    do {
+                        readiness = try waitForReadable(fd, or: i.signal, timeoutMilliseconds: TraceReadInterruption.checkMilliseconds)
+                    } catch {
+                        if case .cannotWait(_, let e) = error { throw TraceFileError.cannotRead(path: path, errno: e) }
+                        throw TraceFileError.cannotRead(path: path, errno: EIO)
+                    }
+                    if readiness != .readable { continue }
+                }
+            }
+            switch TraceFile.read(fd, into: target, count: count) {
+            case .success(let n): return n
+            case .failure(let e) where e.code == EINTR: continue
+            case .failure(let e): throw TraceFileError.cannotRead(path: path, errno: e.code)
             }
         }
     }

@@ -48,6 +48,15 @@ struct InteractiveSession {
     }
 
     mutating func run(_ monitor: inout Monitor) throws -> SessionOutcome {
+        do {
+            return try runLoop(&monitor)
+        } catch let error as TraceFileError {
+            if case .interrupted = error, let s = SessionSignalHandlers.pending { return .signal(s) }
+            throw error
+        }
+    }
+
+    private mutating func runLoop(_ monitor: inout Monitor) throws -> SessionOutcome {
         if clocked { clock = try source.peekNextTime() }
         var lastWall = WallClock.now()
         var nextFrame = lastWall

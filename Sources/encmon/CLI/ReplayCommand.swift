@@ -52,6 +52,10 @@ extension EncmonCommand {
             do { source = try TraceReplaySource(path: file) } catch {
                 throw CommandFailure(message: "\(error)", exitCode: 66)
             }
+            // A silent FIFO or pipe must not hold the session past SIGINT/SIGTERM/SIGHUP.
+            source.reader.interruption = TraceReadInterruption(signal: try CancellationSignal()) {
+                SessionSignalHandlers.pending != nil
+            }
             guard try source.peekNextTime() != nil else {
                 try requireEvents(source.status, source.counters, source.malformedSamples)
                 return
@@ -68,14 +72,14 @@ extension EncmonCommand {
         private func readWholeFile(into monitor: inout Monitor) throws -> TraceReplayResult {
             let progress = TraceReplayProgress()
             let showProgress = StandardError.isTerminal
-            var lastProgress = monotonicSeconds()
+            var lastProgress = SourceClock.monotonicNow()
             var shown = false
             let result: TraceReplayResult
             do {
                 result = try PipelinedTraceReplay.run(path: file, progress: progress) { batch in
                     monitor.apply(batch)
                     guard showProgress else { return }
-                    let now = monotonicSeconds()
+                    let now = SourceClock.monotonicNow()
                     if now - lastProgress >= 0.5 {
                         lastProgress = now
                         shown = true

@@ -1,0 +1,33 @@
+import Testing
+import MonitorCore
+@testable import MonitorView
+
+/// The header words the source's structured status itself: position from numbers, dropped
+/// events (source losses plus encmon's own channel overflow).
+@Suite struct SourceStatusFormatTests {
+    func header(_ source: SourceStatus) -> String {
+        PanelRender.text("header", Fixtures.bootedMonitor().snapshot(), source: source,
+                         state: Fixtures.state { $0.speed = 1 }, width: 160, height: 2)
+    }
+
+    @Test func positionComesFromTheNumbers() {
+        var s = SourceStatus(kind: .replay, name: "t.trace", lines: 1200, progress: 0.245)
+        s.location = .line(1200)
+        #expect(header(s).contains("line 1200 (24%)"))
+        s.progress = nil
+        #expect(header(s).contains("line 1200") && !header(s).contains("%)"))
+        s.location = .phase("boot")
+        #expect(header(s).contains("  boot"))
+    }
+
+    @Test func overflowIsShownAsDroppedEvents() {
+        var s = SourceStatus(kind: .live, name: "VM 3")
+        #expect(!header(s).contains("dropped events"))
+        s.overflowedEvents = 40
+        #expect(header(s).contains("dropped events 40"))
+        s.droppedEvents = 2
+        #expect(header(s).contains("dropped events 42"))
+        let json = MonitorSummary.json(Fixtures.bootedMonitor().snapshot(), source: s).serialized()
+        #expect(json.contains("\"dropped\": 40"))
+    }
+}
