@@ -35,6 +35,8 @@ extension EncmonCommand {
             let counters = stats ? scan.vms.map { Self.readCounters(pid: $0.pid, procRoot: procRoot) } : []
             if json {
                 StandardOutput.write(Self.json(scan, counters: counters).serialized(pretty: true) + "\n")
+            } else if scan.vms.isEmpty && !scan.uninspectable.isEmpty {
+                StandardOutput.write("No VMs readable as this user.\n")
             } else {
                 StandardOutput.write(Self.table(scan.vms, counters: counters))
             }
