@@ -121,7 +121,8 @@ extension SourceStatus {
         if let p = c.progress { position += " (\(Int((p * 100).rounded(.down)))%)" }
         return SourceStatus(kind: .replay, name: name, position: position, lines: c.lines,
                             skippedLines: c.skipped + c.duplicates, malformedLines: c.malformed,
-                            droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+                            // LOST / DROPPED lines reach the model as events: not again here.
+                            droppedEvents: 0, progress: c.progress, finished: finished)
     }
 }
 

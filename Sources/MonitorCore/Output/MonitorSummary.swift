@@ -30,6 +30,11 @@ public enum MonitorSummary {
             ("skipped", .uint(source.skippedLines)),
             ("malformed", .uint(source.malformedLines)),
             ("lostEvents", .uint(t.lostEvents + source.droppedEvents)),
+            ("lostEventsExact", .bool(t.lossReportsWithoutCount == 0)),
+            ("anomalies", .object([
+                ("reservedAttributeBits", .uint(t.reservedAttributeBitCalls)),
+                ("beyondAddressSpace", .uint(t.beyondAddressSpaceCalls)),
+            ])),
             ("firstEventTime", s.trackingSince.map { .double($0) } ?? .null),
             ("lastEventTime", .double(s.time)),
             ("guestSpan", .object([("start", .string(Hex.address(s.guestSpan.lower << GuestPage.shift))),
@@ -137,7 +142,10 @@ public enum MonitorSummary {
         row("rejected hypercalls", t.rejected == 0 ? "0" :
             "\(t.rejected) (" + t.rejectedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + ")")
         if t.otherHypercalls > 0 { row("other hypercalls", "\(t.otherHypercalls)") }
-        if t.lostEvents + source.droppedEvents > 0 { row("lost events", "\(t.lostEvents + source.droppedEvents)") }
+        if let lost = t.lossText(sourceDropped: source.droppedEvents) { row("lost events", lost) }
+        if t.reservedAttributeBitCalls + t.beyondAddressSpaceCalls > 0 {
+            row("applied anomalies", "reserved attribute bits \(t.reservedAttributeBitCalls), beyond 64-bit space \(t.beyondAddressSpaceCalls)")
+        }
         row("shared now", "\(ByteFormat.human(s.regions.sharedPages << GuestPage.shift)) in \(s.regions.count) regions"
             + (s.regions.isApproximate ? " (APPROXIMATE: region cap reached)" : ""))
         row("guest span", "\(s.guestSpan) (\(ByteFormat.human(s.guestSpan.count << GuestPage.shift)))")
@@ -180,4 +188,13 @@ public enum MonitorSummary {
 
 extension String {
     public func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+}
+
+extension MonitorTotals {
+    /// `12`, `≥ 12` (some reports gave no number), `unknown` (none did), or nil without loss.
+    public func lossText(sourceDropped: UInt64 = 0) -> String? {
+        let known = lostEvents + sourceDropped
+        if lossReportsWithoutCount == 0 { return known == 0 ? nil : "\(known)" }
+        return known == 0 ? "unknown" : "≥ \(known)"
+    }
 }
