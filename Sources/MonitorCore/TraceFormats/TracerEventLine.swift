@@ -265,7 +265,7 @@ extension TraceLineParser {
             guard l.onlyBlanks(from: f.end) else { return .malformed(reason: "kvm_hypercall: unexpected text after a3") }
             return .event(Self.hypercallEvent(f, time: time, pid: h.pid, vcpu: h.vcpu))
         case .standIn:
-            let at = Self.probeFields(l, payload: columns.payload) ?? columns.payload
+            let at = Self.probeFields(l, payload: columns.payload) ?? Self.fieldStart(l, "nr", from: columns.payload) ?? columns.payload
             // Fields after a3 (a probe may fetch more) are ignored.
             guard let f = Self.hypercallFields(l, at: at) else {
                 return .malformed(reason: "probe event: bad or missing \(Self.firstBadField(l, at: at))")
@@ -326,6 +326,16 @@ extension TraceLineParser {
             return (v ?? 0) & 0xfff
         }
         return 0
+    }
+
+    /// The start of the first `key value` / `key=value` field at or after `from`.
+    static func fieldStart(_ l: TraceLineBytes, _ key: StaticString, from: Int) -> Int? {
+        var i = l.skipSpaces(from: from)
+        while i < l.count {
+            if namedNumber(l, key, at: i) != nil { return i }
+            i = l.skipSpaces(from: l.scanToSpace(from: i))
+        }
+        return nil
     }
 
     /// The value of the first `key value` / `key=value` field anywhere after `from`.
