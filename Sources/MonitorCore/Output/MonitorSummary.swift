@@ -35,6 +35,7 @@ public enum MonitorSummary {
                 ("reservedAttributeBits", .uint(t.reservedAttributeBitCalls)),
                 ("beyondAddressSpace", .uint(t.beyondAddressSpaceCalls)),
             ])),
+            ("timeUnit", .string(source.timeInSeconds ? "seconds" : "unknown")),
             ("firstEventTime", s.trackingSince.map { .double($0) } ?? .null),
             ("lastEventTime", .double(s.time)),
             ("guestSpan", .object([("start", .string(Hex.address(s.guestSpan.lower << GuestPage.shift))),
@@ -135,7 +136,8 @@ public enum MonitorSummary {
         lines.append("encmon summary: \(source.name)")
         row("lines read", "\(source.lines) (skipped \(source.skippedLines), malformed \(source.malformedLines))")
         if let since = s.trackingSince {
-            row("event time", "\(ByteFormat.formatFixed(since, digits: 6)) .. \(ByteFormat.formatFixed(s.time, digits: 6)) s")
+            row("event time", "\(ByteFormat.formatFixed(since, digits: 6)) .. \(ByteFormat.formatFixed(s.time, digits: 6))"
+                + (source.timeInSeconds ? " s" : " (unit unknown: trace clock not in seconds, or no time column)"))
         }
         row("conversions", "\(t.conversions) (to shared \(t.toShared), to private \(t.toPrivate))")
         row("pages converted", "to shared \(t.pagesToShared), to private \(t.pagesToPrivate)")
@@ -149,8 +151,10 @@ public enum MonitorSummary {
         row("shared now", "\(ByteFormat.human(s.regions.sharedPages << GuestPage.shift)) in \(s.regions.count) regions"
             + (s.regions.isApproximate ? " (APPROXIMATE: region cap reached)" : ""))
         row("guest span", "\(s.guestSpan) (\(ByteFormat.human(s.guestSpan.count << GuestPage.shift)))")
+        let unit = source.timeInSeconds ? "s" : "time unit (unknown)"
         for f in s.rates {
-            row("rate over \(f.window) s", "\(fmt(f.calls)) calls/s, \(fmt(f.pages)) pages/s, \(fmt(f.flips)) flips/s")
+            row("rate over \(f.window) \(source.timeInSeconds ? "s" : "units")",
+                "\(fmt(f.calls)) calls/\(unit), \(fmt(f.pages)) pages/\(unit), \(fmt(f.flips)) flips/\(unit)")
         }
         row("flips", "\(s.totalFlips) (buffer made shared and private again within \(fmt(s.churnWindow)) s)")
         for b in s.mostFlipped.prefix(5) {

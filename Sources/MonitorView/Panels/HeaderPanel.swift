@@ -36,6 +36,7 @@ enum HeaderPanel {
         second.append(("shared \(DisplayFormat.pagesAsBytes(s.regions.sharedPages)) in \(DisplayFormat.count(UInt64(s.regions.count))) regions", theme.value))
         if source.malformedLines > 0 { second.append(("malformed lines \(source.malformedLines)", theme.warning)) }
         if let lost = s.totals.lossText(sourceDropped: source.droppedEvents) { second.append(("lost events \(lost)", theme.warning)) }
+        if !source.timeInSeconds { second.append(("time unit unknown: rates per tick", theme.warning)) }
         if s.totals.rejected > 0 { second.append(("rejected \(s.totals.rejected)", theme.warning)) }
         if s.regions.isApproximate { second.append(("! approximate map (region cap reached)", theme.error)) }
         // A demo's position is its phase, already on the first line.
