@@ -195,6 +195,17 @@ extension TraceLineParser {
         var problem: String?
     }
 
+    /// Only the `sec.frac:` time right before `end` (no `--ts-diff`, no pid): what a skipped line
+    /// of another event contributes.
+    static func timeColumn(_ l: TraceLineBytes, before end: Int) -> EventTime? {
+        var e = end
+        while e > 0 && l[e - 1] == TraceASCII.space { e -= 1 }
+        guard e > 1, l[e - 1] == TraceASCII.colon else { return nil }
+        var ts = e - 1
+        while ts > 0 && l[ts - 1] != TraceASCII.space { ts -= 1 }
+        return ts < e - 1 ? l.time(from: ts, to: e - 1) : nil
+    }
+
     /// The `[NNN]` cpu column before `end` (ftrace, trace-cmd, perf), followed by a blank or by
     /// trace-cmd's raw `-0x…` flags.
     static func cpuColumn(_ l: TraceLineBytes, before end: Int) -> Int? {
@@ -245,7 +256,7 @@ extension TraceLineParser {
     mutating func tracerLine(_ l: TraceLineBytes, columns: TracerEventColumns) -> TraceLineOutcome {
         if columns.kind == .other {
             // Other events still carry the time that a following LOST line takes.
-            if let t = Self.tracerHeader(l, headerEnd: columns.headerEnd).time { lastTime = t }
+            if let t = Self.timeColumn(l, before: columns.headerEnd) { lastTime = t }
             return .skipped
         }
         let h = Self.tracerHeader(l, headerEnd: columns.headerEnd)
