@@ -3,8 +3,8 @@ public enum TraceLineOutcome: Sendable, Hashable {
     case event(MonitorEvent)
     /// Header, comment, blank line, another kvm event, any other text.
     case skipped
-    /// The second QEMU line of a conversion already counted (`kvm_convert_memory` right after its
-    /// `kvm_hc_map_gpa_range`).
+    /// The second QEMU line of a conversion already counted (the `kvm_convert_memory` of a
+    /// `kvm_hc_map_gpa_range` or `kvm_memory_fault` on the same thread).
     case duplicate
     /// The line starts like a supported event but cannot be parsed.
     case malformed(reason: String)

@@ -119,4 +119,28 @@ import Testing
         }
         #expect(TraceEventName("") == nil && TraceEventName("a:b:c") == nil)
     }
+
+    /// A counter-clock trace reaches the summary as `timeUnit: unknown`, and the text says so.
+    @Test func unknownTimeUnitReachesTheSummary() throws {
+        for (fixture, unit) in [("kvm-hypercall-ftrace-clock-counter.txt", "unknown"), ("kvm-hypercall-ftrace.txt", "seconds")] {
+            let (events, reader) = try T.readFixture(fixture)
+            let (_, m) = R.observed(events)
+            let status = SourceStatus.replay(name: fixture, counters: reader.counters, finished: true)
+            #expect(MonitorSummary.json(m.snapshot(), source: status).serialized().contains("\"timeUnit\": \"\(unit)\""))
+            #expect(MonitorSummary.text(m.snapshot(), source: status).contains("unit unknown") == (unit == "unknown"))
+        }
+    }
+
+    /// Recordings keep anomalies and unknown loss counts; `count=0` of older recordings reads as unknown.
+    @Test func recordingsKeepAnomaliesAndUnknownLoss() throws {
+        let c = MapGPARangeRequest(gpa: 0xffff_ffff_ffff_f000, pageCount: 2, attributes: 0x30).event(time: 1.5, path: .hypercall)
+        guard case .conversion(let conv) = c else { Issue.record("expected a conversion"); return }
+        #expect(conv.anomalies == [.reservedAttributeBits, .beyondAddressSpace] && conv.direction == .toPrivate && conv.pages.count == 1)
+        for e in [c, MonitorEvent.lostEvents(time: 2, count: nil), .lostEvents(time: 3, count: 7)] {
+            let line = RecordingFormat.encode(e)
+            #expect(try RecordingFormat.decodeResult(line).get() == e, "\(line)")
+        }
+        #expect(try RecordingFormat.decodeResult("lost t=4 count=0").get() == .lostEvents(time: 4, count: nil))
+        #expect((try? RecordingFormat.decodeResult("conversion t=1 dir=shared gfn=0x1 pages=1 vcpu=-1 pid=-1 path=hypercall anomalies=odd").get()) == nil)
+    }
 }
