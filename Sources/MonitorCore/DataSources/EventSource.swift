@@ -33,6 +33,9 @@ public struct SourceStatus: Sendable, Hashable {
     public var progress: Double?
     /// True once a finite source has delivered everything.
     public var finished: Bool
+    /// False when event times are not seconds (a trace under a counter clock, or without a time
+    /// column): rates are then per an unknown unit and say so.
+    public var timeInSeconds = true
 
     public init(kind: Kind, name: String, position: String = "", lines: UInt64 = 0, skippedLines: UInt64 = 0,
                 malformedLines: UInt64 = 0, droppedEvents: UInt64 = 0, progress: Double? = nil, finished: Bool = false) {

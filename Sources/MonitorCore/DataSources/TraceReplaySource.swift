@@ -10,8 +10,8 @@ public final class TraceReplaySource: EventSource {
 
     /// Opens `path` (`-` = standard input). Throws `TraceReplayError` naming the path and the
     /// system's reason.
-    public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize) throws {
-        reader = try TraceReader(path: path, chunkSize: chunkSize)
+    public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize, standInEvent: TraceEventName? = nil) throws {
+        reader = try TraceReader(path: path, chunkSize: chunkSize, standInEvent: standInEvent)
     }
 
     /// Replays bytes in memory (tests).

@@ -27,8 +27,13 @@ public struct TraceReadCounters: Sendable, Hashable {
     public var malformed: UInt64 = 0
     /// QEMU `kvm_convert_memory` lines that repeat the conversion of the line before.
     public var duplicates: UInt64 = 0
-    /// Events the trace says were lost (LOST / DROPPED lines; unknown counts add 0).
+    /// Events the trace says were lost (LOST / DROPPED lines with a number).
     public var lostEvents: UInt64 = 0
+    /// LOST / DROPPED lines without a number: the loss is real, its size unknown.
+    public var lossReportsWithoutCount: UInt64 = 0
+    /// Some event time is not in seconds (integer clock ticks, or no time column): rates are per
+    /// an unknown unit.
+    public var timeUnitUnknown = false
     /// Bytes consumed, up to the start of the next line to parse.
     public var bytesRead: UInt64 = 0
     /// The file size when the input is a regular file.
@@ -85,7 +90,7 @@ public final class TraceReader {
 
     /// Opens `path` (`-` = standard input).
     public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize,
-                maxLineLength: Int = TraceReader.defaultMaxLineLength) throws {
+                maxLineLength: Int = TraceReader.defaultMaxLineLength, standInEvent: TraceEventName? = nil) throws {
         self.path = path
         let fd: Int32
         let owned: Bool
@@ -101,16 +106,18 @@ public final class TraceReader {
         }
         core = TraceReaderCore(source: .descriptor(fd, owned: owned), path: path,
                                chunkSize: chunkSize, maxLineLength: maxLineLength)
+        core.parser.standInEvent = standInEvent
         core.counters.fileSize = TraceFile.regularFileSize(fd)
     }
 
     /// Reads from bytes in memory (tests, small inputs); `chunkSize` bytes are handed over per
     /// "read", so tiny chunks exercise lines spanning chunk boundaries.
     public init(bytes: [UInt8], name: String = "memory", chunkSize: Int = TraceReader.defaultChunkSize,
-                maxLineLength: Int = TraceReader.defaultMaxLineLength) {
+                maxLineLength: Int = TraceReader.defaultMaxLineLength, standInEvent: TraceEventName? = nil) {
         self.path = name
         self.name = name
         core = TraceReaderCore(source: .memory(bytes), path: name, chunkSize: chunkSize, maxLineLength: maxLineLength)
+        core.parser.standInEvent = standInEvent
         core.counters.fileSize = UInt64(bytes.count)
     }
 
@@ -192,6 +199,7 @@ struct TraceReaderCore {
     var currentCounters: TraceReadCounters {
         var c = counters
         c.bytesRead = totalRead - UInt64(end - start)
+        c.timeUnitUnknown = parser.timeUnitUnknown
         return c
     }
 
@@ -261,7 +269,9 @@ struct TraceReaderCore {
         switch outcome {
         case .event(let e):
             counters.events &+= 1
-            if case .lostEvents(_, let n) = e { counters.lostEvents &+= n }
+            if case .lostEvents(_, let n) = e {
+                if let n { counters.lostEvents &+= n } else { counters.lossReportsWithoutCount &+= 1 }
+            }
             return e
         case .skipped:
             counters.skipped &+= 1

@@ -35,9 +35,10 @@ enum HeaderPanel {
         second.append(("events \(DisplayFormat.count(s.totals.events))", .plain))
         second.append(("shared \(DisplayFormat.pagesAsBytes(s.regions.sharedPages)) in \(DisplayFormat.count(UInt64(s.regions.count))) regions", theme.value))
         if source.malformedLines > 0 { second.append(("malformed lines \(source.malformedLines)", theme.warning)) }
-        // Lost by the source (trace overruns) and dropped by encmon when it fell behind a live source.
-        let dropped = max(source.droppedEvents, s.totals.lostEvents).addingSaturating(source.overflowedEvents)
-        if dropped > 0 { second.append(("dropped events \(dropped)", theme.warning)) }
+        if let lost = s.totals.lossText(sourceDropped: source.droppedEvents) { second.append(("lost events \(lost)", theme.warning)) }
+        // Dropped by encmon itself when the model side fell behind a live (push) source.
+        if source.overflowedEvents > 0 { second.append(("dropped events \(source.overflowedEvents)", theme.warning)) }
+        if !source.timeInSeconds { second.append(("time unit unknown: rates per tick", theme.warning)) }
         if s.totals.rejected > 0 { second.append(("rejected \(s.totals.rejected)", theme.warning)) }
         if s.regions.isApproximate { second.append(("! approximate map (region cap reached)", theme.error)) }
         // A demo's position is its phase, already on the first line.
