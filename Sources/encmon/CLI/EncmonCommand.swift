@@ -20,7 +20,7 @@ struct EncmonCommand: ParsableCommand {
               encmon --qmp /run/vm.qmp    migration progress and SEV state from a QMP socket
             """,
         version: encmonVersion,
-        subcommands: [Replay.self, Demo.self, Watch.self],
+        subcommands: [Replay.self, Demo.self, List.self, Watch.self],
         defaultSubcommand: Watch.self
     )
 

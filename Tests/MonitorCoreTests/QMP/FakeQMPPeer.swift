@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 @testable import MonitorCore
 
 /// The far end of a socketpair, scripted by a test: it reads the client's command lines with a

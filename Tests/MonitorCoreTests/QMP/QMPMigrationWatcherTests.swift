@@ -1,9 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 @testable import MonitorCore
 
 /// A scripted QEMU on a real Unix listener: serves `connections` clients in turn, each with `script`.
