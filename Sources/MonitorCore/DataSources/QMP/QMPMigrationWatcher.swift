@@ -24,6 +24,8 @@ public struct QMPConnectionState: Sendable, Hashable {
     public var pollInterval: Double
     public var queries: UInt64 = 0
     public var events: UInt64 = 0
+    /// Events the client dropped because too many queued up (all connections together).
+    public var droppedEvents: UInt64 = 0
     /// query-migrate replies that could not be used (a status newer than this encmon).
     public var unreadableReplies: UInt64 = 0
     public var lastUnreadable: String?
@@ -95,21 +97,22 @@ public struct QMPMigrationWatcher: Sendable {
         state.sev = try querySEV(client)
         state.mode = try readMode(client)
         var lastStatus: MigrationStatus?
+        let droppedBefore = state.droppedEvents
         while true {
-            try sampleAndPublish(client, &state, context, &lastStatus)
+            try sampleAndPublish(client, &state, context, &lastStatus, droppedBefore: droppedBefore)
             let next = SourceClock.monotonicNow() + pollInterval
             while case let left = next - SourceClock.monotonicNow(), left > 0 {
                 guard let event = try client.nextEvent(timeout: left) else { break }
                 state.events += 1
                 if event.name == "MIGRATION" || event.name == "MIGRATION_PASS" {
-                    try sampleAndPublish(client, &state, context, &lastStatus)
+                    try sampleAndPublish(client, &state, context, &lastStatus, droppedBefore: droppedBefore)
                 }
             }
         }
     }
 
     private func sampleAndPublish(_ client: QMPClient, _ state: inout QMPConnectionState, _ context: PushContext,
-                                  _ lastStatus: inout MigrationStatus?) throws(QMPError) {
+                                  _ lastStatus: inout MigrationStatus?, droppedBefore: UInt64) throws(QMPError) {
         let status = try sample(client, &state, context)
         // A migration starting: the operator (or libvirt) may just have turned events on, and a
         // SEV guest's state moves to send-update.
@@ -118,6 +121,7 @@ public struct QMPMigrationWatcher: Sendable {
             if case .sev = state.sev { state.sev = try querySEV(client) }
         }
         if status != nil { lastStatus = status }
+        state.droppedEvents = droppedBefore &+ client.droppedEvents
         publish(state, context)
     }
 
@@ -159,10 +163,12 @@ public struct QMPMigrationWatcher: Sendable {
         let position = state.summary
         let count = state.queries + state.events
         let unreadable = state.unreadableReplies
+        let dropped = state.droppedEvents
         context.updateStatus { s in
             s.position = position
             s.lines = count
             s.malformedLines = unreadable
+            s.droppedEvents = dropped
         }
     }
 
