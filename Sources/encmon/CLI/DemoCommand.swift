@@ -20,7 +20,7 @@ extension EncmonCommand {
 
         // `.unconditional`: a value that starts with '-' (`--seed -1`) reaches validation, which
         // names the real problem instead of "Missing value".
-        @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the simulation, 0 to 2^64-1 (default 1).", valueName: "N"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the simulation, 0 to 2^64-1.", valueName: "N"))
         var seed: String = "1"
 
         @Option(parsing: .unconditional, help: ArgumentHelp("Guest memory, \(DemoLimits.memoryRange) (default 4G; 8G for hostile).", valueName: "SIZE"))
@@ -29,7 +29,7 @@ extension EncmonCommand {
         @Option(parsing: .unconditional, help: ArgumentHelp("Simulated seconds per wall-clock second, or 'max'.", valueName: "FACTOR"))
         var speed: String = "1"
 
-        @Option(parsing: .unconditional, help: ArgumentHelp("Migration link bandwidth per second (default \(ByteFormat.human(SimulatorConfiguration().linkBandwidthBytesPerSecond))).", valueName: "SIZE"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Migration link bandwidth per second (default \(SizeArgument.format(SimulatorConfiguration(scenario: .migrate).linkBandwidthBytesPerSecond)); \(SizeArgument.format(SimulatorConfiguration(scenario: .tour).linkBandwidthBytesPerSecond)) in the tour).", valueName: "SIZE"))
         var bandwidth: String?
 
         @Option(name: .customLong("dirty-rate"), parsing: .unconditional, help: ArgumentHelp("Pages the guest dirties per second while migrating, 0 to \(DemoLimits.maxDirtyRateText) (default \(Int(SimulatorConfiguration().dirtyPagesPerSecond))).", valueName: "PAGES"))
@@ -92,11 +92,11 @@ extension EncmonCommand {
             }
             // The configuration's own limits, reworded with the option that sets each value.
             if c.memBytes > DemoLimits.maxMemBytes || c.memBytes < SimulatorConfiguration.minimumMemBytes {
-                throw ValidationError("--mem must be \(DemoLimits.memoryRange), not '\(mem ?? "")'")
+                throw ValidationError("--mem must be a guest memory size from \(DemoLimits.memoryRange), not '\(mem ?? "")'")
             }
             let minBandwidth = DemoLimits.minimumBandwidth(memBytes: c.memBytes, encryptedFraction: c.encryptedPathFraction)
             if c.linkBandwidthBytesPerSecond < minBandwidth {
-                throw ValidationError("--bandwidth \(bandwidth ?? "") is too low: pass 1 alone would send \(ByteFormat.human(c.memBytes)) for more than an hour; "
+                throw ValidationError("--bandwidth \(bandwidth ?? "") is too low: pass 1 alone would send \(ByteFormat.human(c.memBytes)) for more than ten minutes; "
                                       + "use at least \(SizeArgument.format(minBandwidth)) for \(ByteFormat.human(c.memBytes)) of guest memory")
             }
             if c.linkBandwidthBytesPerSecond > DemoLimits.maxBandwidth {
@@ -189,12 +189,14 @@ enum DemoLimits {
     static let maxDirtyRate = 1_048_576.0
     static let maxDirtyRateText = "1048576"
     /// Well above a busy NIC's DMA mappings per second; each is an event.
-    static let maxChurnRate = 100_000.0
-    static let maxChurnRateText = "100000"
+    static let maxChurnRate = 20_000.0
+    static let maxChurnRateText = "20000"
     static let maxBandwidth = Double(UInt64(1) << 40)
-    /// Pass 1 sends every page, private ones through the encrypted path: it must fit in an hour.
+    /// Pass 1 sends every page, private ones through the encrypted path: it must fit in ten
+    /// minutes, so that a migration that cannot converge fails within the hour.
+    static let maxFirstPassSeconds = 600.0
     static func minimumBandwidth(memBytes: UInt64, encryptedFraction: Double) -> Double {
-        max(Double(1 << 20), Double(memBytes) / (3600 * encryptedFraction))
+        max(Double(1 << 20), Double(memBytes) / (maxFirstPassSeconds * encryptedFraction))
     }
 
     static func rate(_ text: String, option: String, max: Double, unit: String) throws -> Double {

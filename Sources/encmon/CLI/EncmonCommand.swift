@@ -14,9 +14,11 @@ struct EncmonCommand: ParsableCommand {
             converts pages, how much it churns, what tracking the shared set costs, and how live \
             migration re-sends pages whose encryption state changed.
 
-              encmon demo                 simulated guest and migration, no VM needed
-              encmon replay trace.txt     replay an ftrace / trace-cmd / perf / QEMU / encmon trace
-              encmon --vm 3               live, on a KVM host (not available in this version)
+            Examples:
+              encmon demo                a simulated guest and its migration, no VM needed
+              encmon replay FILE         an ftrace, trace-cmd, perf, QEMU or encmon trace
+              encmon replay FILE --csv   a CSV log line per second of trace
+              encmon --vm 3              live, on a KVM host (not in this version)
             """,
         version: encmonVersion,
         subcommands: [Replay.self, Demo.self]
