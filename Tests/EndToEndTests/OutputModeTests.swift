@@ -90,3 +90,14 @@ import Testing
         }
     }
 }
+
+/// The sample trace the README names replays cleanly right after the build.
+@Suite struct SampleTraceTests {
+    @Test func shippedSampleReplays() throws {
+        let path = Built.repositoryRoot + "/samples/sev-guest-boot.trace"
+        let r = try run(Built.encmon, ["replay", path, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"malformed\": 0"))
+        #expect(!r.stdout.contains("\"conversions\": 0,"))
+    }
+}
