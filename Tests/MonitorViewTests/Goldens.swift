@@ -44,7 +44,7 @@ enum Goldens {
         0x129000000 ............................................................................................
         cursor 0x0-0x400000 (4.00 MiB)  shared 0 B (0%)  0 regions  ram: low RAM
          Shared regions 5  by address^                                    Migration  pre-copy  pass 1
-         start^      end              size     age  flips  changed        RAM [####.............] 25% of 4.00 GiB, 3.00 GiB left
+         start^      end              size     age  flips  changed        RAM [##........] 25% of 4.00 GiB  sent 1.00 GiB so far
          0x40000000  0x41000000   16.0 MiB    9.5s      0     1.0s        dirty 12.0k pg/s (46.9 MiB/s)  vs bandwidth 1.16 GiB/s
          0x41100000  0x44000000   47.0 MiB    9.5s      0     1.0s        expected downtime 300 ms
          0x80000000  0x80010000   64.0 KiB    9.0s      0     9.0s        pass     sent  dirtied  re-sent  changed     seen

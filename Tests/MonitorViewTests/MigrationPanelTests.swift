@@ -54,6 +54,17 @@ import MonitorCore
         #expect(text.contains("left 256 MiB of 4.00 GiB RAM  sent 4.50 GiB in 2 passes"), "\(text)")
     }
 
+    /// Narrower, the bar goes before the explanation of "sent" does.
+    @Test func sentOutlivesTheBar() {
+        let gib: UInt64 = 1 << 30
+        let s = snapshot(transferred: 4 * gib + gib / 2, remaining: gib / 4, status: .active, passes: [pass(1, resent: 0)])
+        for width in 50...68 {
+            let line = PanelRender.text("migration", s, width: width, height: 8).split(separator: "\n")[1]
+            #expect(line.contains("sent 4.50 GiB in 2 passes"), "\(width): \(line)")
+        }
+        #expect(PanelRender.text("migration", s, width: 40, height: 8).contains("256 MiB left"))
+    }
+
     /// At 80 columns the pass table keeps every column; narrower, the re-send columns stay longest.
     @Test func passTableColumnsByPriority() {
         #expect(MigrationPanel.passColumns(width: 79).count == MigrationPanel.passColumnNames.count)

@@ -61,18 +61,7 @@ enum MigrationPanel {
             // sent bytes pass the total long before the migration ends.
             let total = max(p.ramTotalBytes, 1)
             let frac = p.status == .completed ? 1 : max(0, min(1, 1 - Double(p.ramRemainingBytes) / Double(total)))
-            // "sent" counts every pass, so it passes guest RAM: say so beside it.
-            let passes = p.pass > 1 ? "in \(p.pass) passes" : "so far"
-            var text = " \(DisplayFormat.percent(frac))  left \(DisplayFormat.bytes(p.ramRemainingBytes)) of \(DisplayFormat.bytes(p.ramTotalBytes)) RAM  sent \(DisplayFormat.bytes(p.ramTransferredBytes)) \(passes)"
-            var barWidth = min(40, rect.width - text.unicodeScalars.count - 7)
-            if barWidth < 8 {
-                text = " \(DisplayFormat.percent(frac))  left \(DisplayFormat.bytes(p.ramRemainingBytes)) of \(DisplayFormat.bytes(p.ramTotalBytes))  sent \(DisplayFormat.bytes(p.ramTransferredBytes)) \(passes)"
-                barWidth = min(40, rect.width - text.unicodeScalars.count - 7)
-            }
-            if barWidth < 8 {
-                text = " \(DisplayFormat.percent(frac)) of \(DisplayFormat.bytes(p.ramTotalBytes)), \(DisplayFormat.bytes(p.ramRemainingBytes)) left"
-                barWidth = min(40, rect.width - text.unicodeScalars.count - 7)
-            }
+            let (text, barWidth) = progressLine(p, fraction: frac, width: rect.width)
             var x = g.put(" RAM ", in: rect, row: row, style: theme.label)
             if barWidth >= 5 {
                 x = g.put("[", in: rect, col: x, row: row)
@@ -106,6 +95,22 @@ enum MigrationPanel {
             for (c, w) in zip(cells, widths) { g.put(DisplayFormat.padLeft(c, w), in: rect, col: x, row: row); x += w + 1 }
             row += 1
         }
+    }
+
+    /// The words after " RAM " and the bar's width (0: no bar) for a panel `width` wide. "sent"
+    /// counts every pass, so it passes guest RAM: it goes with what it means, and the bar goes
+    /// before that explanation does.
+    static func progressLine(_ p: MigrationProgress, fraction: Double, width: Int) -> (String, Int) {
+        let pct = DisplayFormat.percent(fraction), total = DisplayFormat.bytes(p.ramTotalBytes)
+        let left = DisplayFormat.bytes(p.ramRemainingBytes)
+        let sent = "sent \(DisplayFormat.bytes(p.ramTransferredBytes)) " + (p.pass > 1 ? "in \(p.pass) passes" : "so far")
+        let forms = [" \(pct)  left \(left) of \(total) RAM  \(sent)", " \(pct)  left \(left) of \(total)  \(sent)",
+                     " \(pct) of \(total)  \(sent)"]
+        func bar(_ text: String) -> Int { min(40, width - text.unicodeScalars.count - 7) }
+        if let t = forms.first(where: { bar($0) >= 8 }) { return (t, bar(t)) }
+        if let t = forms.first(where: { $0.unicodeScalars.count + 5 <= width }) { return (t, 0) }
+        let short = " \(pct) of \(total), \(left) left"
+        return (short, max(0, bar(short)))
     }
 
     static let passColumnNames = ["pass", "sent", "shared", "dirtied", "re-sent", "changed", "seen", "bitmap", "ranges"]
