@@ -215,7 +215,7 @@ for size in 80x24 100x30 120x40 200x60; do
   check "$size: per-pass table with re-sent/changed" grep -qE 're-sent +changed' <(screen)
   # A pass row: the pass number (or "stop"), then counts such as 1.0M, 16.6k, 5000.
   check "$size: at least two pass rows"   test "$(screen | grep -cE '(^| )([0-9]+|stop) +([0-9.]+[kM]? +){3}')" -ge 2
-  check "$size: RAM progress line"        grep -q 'RAM \[' <(screen)
+  check "$size: RAM progress line"        grep -qE 'RAM .*[0-9]+%.*sent [0-9.]+ [KMG]iB in [0-9]+ passes' <(screen)
   check "$size: map legend"               grep -qE 'priv.*shared|priv.*shr' <(screen)
   check "$size: region list still there"  grep -q 'Shared regions' <(screen)
 done
