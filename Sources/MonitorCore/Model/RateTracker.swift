@@ -87,8 +87,8 @@ public struct RateTracker: Sendable {
     /// has completed.
     public func figures(window: Int) -> RateFigures {
         var f = RateFigures(window: window)
-        guard let cur = current, let first, cur > first else { return f }
         let w = min(window, historySeconds - 1)
+        guard let cur = current, let first, cur > first, w >= 1 else { return f }
         var sum = RateSample()
         for k in 1...w {
             let s = cur - Int64(k)
