@@ -10,8 +10,8 @@ public final class TraceReplaySource: EventSource {
 
     /// Opens `path` (`-` = standard input). Throws `TraceReplayError` naming the path and the
     /// system's reason.
-    public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize) throws {
-        reader = try TraceReader(path: path, chunkSize: chunkSize)
+    public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize, standInEvent: TraceEventName? = nil) throws {
+        reader = try TraceReader(path: path, chunkSize: chunkSize, standInEvent: standInEvent)
     }
 
     /// Replays bytes in memory (tests).
@@ -43,22 +43,13 @@ public final class TraceReplaySource: EventSource {
         return lookahead
     }
 
-    /// Delivers every remaining event to `body` without intermediate arrays (batch replay).
-    public func readAll(_ body: (MonitorEvent) throws -> Void) throws {
-        if let e = lookahead {
-            lookahead = nil
-            try body(e)
-        }
-        if !exhausted {
-            try reader.forEach(body)
-            exhausted = true
-        }
-    }
-
     /// The first malformed lines (line number, reason, start of the text), for stderr.
     public var malformedSamples: [MalformedLine] { reader.malformedSamples }
     public var skippedLines: UInt64 { reader.counters.skipped }
     public var counters: TraceReadCounters { reader.counters }
+
+    /// A replay keeps the trace's own clock (boot, mono, counter or wall, as the trace was taken).
+    public var clock: SourceClock { .trace }
 
     public var status: SourceStatus {
         .replay(name: reader.name, counters: reader.counters, finished: exhausted && lookahead == nil)

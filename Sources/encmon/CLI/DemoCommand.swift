@@ -109,13 +109,16 @@ extension EncmonCommand {
         func run() throws {
             let configuration = try simulatorConfiguration()
             var source: any EventSource = try SimulatorSource(configuration: configuration)
+            var tap: RecordingTap?
             if let record {
                 if !force, FileProbe.existsNonEmpty(record) {
                     throw CommandFailure(message: "--record: '\(record)' already exists; add --force to replace it, or choose a new file name", exitCode: 73)
                 }
                 do {
                     let writer = try RecordingWriter(path: record, truncate: force, comment: "encmon \(encmonVersion) demo --scenario \(configuration.scenario.rawValue) --seed \(configuration.seed) --mem \(configuration.memBytes)")
-                    source = RecordingTap(source, writer: writer)
+                    let recording = RecordingTap(source, writer: writer)
+                    tap = recording
+                    source = recording
                 } catch {
                     throw CommandFailure(message: "--record: \(error)", exitCode: 73)
                 }
@@ -137,6 +140,8 @@ extension EncmonCommand {
             var options = display.sessionOptions
             options.speed = try SpeedArgument.parse(speed)
             let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
+            // The recording's buffer is written before a signal's exit skips deinit.
+            try tap?.flush()
             try outcome.exitIfSignalled()
         }
     }
