@@ -16,21 +16,21 @@ struct EncmonCommand: ParsableCommand {
 
               encmon demo                 simulated guest and migration, no VM needed
               encmon replay trace.txt     replay an ftrace / trace-cmd / perf / QEMU / encmon trace
-              encmon --vm 3               live, on a KVM host (not available in this version)
+              encmon --vm 4242            live, on a KVM host: the VM whose QEMU process id is 4242 (root)
             """,
         version: encmonVersion,
         subcommands: [Replay.self, Demo.self]
     )
 
-    @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))
-    var vm: String?
+    @OptionGroup(title: "Live") var live: LiveOptions
+    @OptionGroup(title: "Display") var display: DisplayOptions
+    @OptionGroup(title: "Model") var model: ModelOptions
 
     func run() throws {
-        guard let vm else {
+        guard live.vm != nil else {
             throw CleanExit.helpRequest(self)
         }
-        throw CommandFailure(message: "live monitoring of VM '\(vm)' is not available in this version of encmon; "
-                             + "use 'encmon replay FILE' on a recorded trace or 'encmon demo'", exitCode: 69)
+        try live.run(display: display, model: model)
     }
 }
 
