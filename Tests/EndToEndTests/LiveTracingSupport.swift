@@ -162,10 +162,12 @@ final class UprobeStandIn {
     /// File offset of `symbol`: its address minus its LOAD segment's address plus the segment's offset.
     static func fileOffset(of symbol: String, in path: String) throws -> UInt64 {
         let nm = try run("/usr/bin/nm", [path])
-        guard let address = nm.stdout.split(separator: "\n").lazy.map({ $0.split(separator: " ") })
-            .first(where: { $0.count == 3 && $0[2] == Substring(symbol) }).flatMap({ UInt64($0[0], radix: 16) }) else {
-            throw StandInError.symbol(symbol)
+        var found: UInt64?
+        for line in nm.stdout.split(separator: "\n") {
+            let f: [Substring] = line.split(separator: " ")
+            if f.count == 3, String(f[2]) == symbol { found = UInt64(f[0], radix: 16) }
         }
+        guard let address = found else { throw StandInError.symbol(symbol) }
         let readelf = try run("/usr/bin/readelf", ["-lW", path])
         for line in readelf.stdout.split(separator: "\n") {
             let f = line.split(separator: " ")

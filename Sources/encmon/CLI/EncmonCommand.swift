@@ -19,19 +19,10 @@ struct EncmonCommand: ParsableCommand {
               encmon --vm 4242            live, on a KVM host: the VM whose QEMU process id is 4242 (root)
             """,
         version: encmonVersion,
-        subcommands: [Replay.self, Demo.self]
+        subcommands: [Live.self, Replay.self, Demo.self],
+        // `encmon --vm 3` is the live command: its options need no subcommand name.
+        defaultSubcommand: Live.self
     )
-
-    @OptionGroup(title: "Live") var live: LiveOptions
-    @OptionGroup(title: "Display") var display: DisplayOptions
-    @OptionGroup(title: "Model") var model: ModelOptions
-
-    func run() throws {
-        guard live.vm != nil else {
-            throw CleanExit.helpRequest(self)
-        }
-        try live.run(display: display, model: model)
-    }
 }
 
 /// A fatal error for the user: printed as `encmon: message` with a non-zero exit.

@@ -5,7 +5,32 @@ import ArgumentParser
 import LiveHost
 import MonitorCore
 
-/// `encmon --vm ID`: the live source on the screen, as text frames, or as JSON Lines.
+extension EncmonCommand {
+    /// `encmon --vm ID` (the default subcommand): the live source on the screen, as text frames,
+    /// or as JSON Lines.
+    struct Live: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Monitor a running VM live through tracefs (the default: 'encmon --vm ID').",
+            discussion: """
+                Creates an own tracefs instance limited to the VM's threads, enables kvm:kvm_hypercall \
+                (nr == 12) and, where the kernel has it, kvm:kvm_vmgexit_msr_protocol_enter, and shows \
+                the shared set from the moment encmon attached. Needs root. The instance is removed \
+                on quit, signals and errors.
+                """
+        )
+        @OptionGroup(title: "Live") var live: LiveOptions
+        @OptionGroup(title: "Display") var display: DisplayOptions
+        @OptionGroup(title: "Model") var model: ModelOptions
+
+        func validate() throws { try live.validateForLive() }
+
+        func run() throws {
+            guard live.vm != nil else { throw CleanExit.helpRequest(EncmonCommand.self) }
+            try live.run(display: display, model: model)
+        }
+    }
+}
+
 struct LiveOptions: ParsableArguments {
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM: its QEMU process id (libvirt ids and names in a later version).", valueName: "ID"))
     var vm: String?
@@ -19,7 +44,7 @@ struct LiveOptions: ParsableArguments {
     @Flag(help: "Print one JSON object per refresh, one a line (JSON Lines), until -n, the VM's exit or a signal.")
     var json = false
 
-    func validate() throws {
+    func validateForLive() throws {
         if vm == nil, event != nil || record != nil || json {
             throw ValidationError("--event, --record and --json need --vm PID (or use 'encmon replay' / 'encmon demo')")
         }

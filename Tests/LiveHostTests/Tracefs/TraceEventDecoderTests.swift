@@ -5,11 +5,13 @@ import Testing
 
 /// Kernel format files of a 6.18 host (events/kvm/<event>/format), and the uprobe stand-in's.
 enum Formats {
+    /// The common fields, then the blank line that ends them (libtraceevent splits on it).
     static let common = """
         \tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
         \tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
         \tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
         \tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
 
         """
     static let hypercall = """
@@ -69,7 +71,7 @@ final class TestParser {
         tep_set_file_bigendian(tep, TEP_LITTLE_ENDIAN)
         tep_set_local_bigendian(tep, TEP_LITTLE_ENDIAN)
         for (system, text) in formats {
-            let rc = text.withCString { tep_parse_event(tep, $0, strlen($0), system) }
+            let rc = text.withCString { tep_parse_event(tep, $0, UInt(strlen($0)), system) }
             #expect(rc == TEP_ERRNO__SUCCESS)
         }
     }
@@ -111,7 +113,7 @@ func decode(_ decoder: TraceEventDecoder, _ bytes: [UInt8], ns: UInt64) -> Trace
         for i in 0..<5000 {
             let micros = 1_000_000 + UInt64(i) * 17
             let ns = micros * 1000
-            let time = "\(micros / 1_000_000).\(String(micros % 1_000_000).leftPadded(6))"
+            let time = "\(micros / 1_000_000).\(String(micros % 1_000_000).leftPadded(6, "0"))"
             let pid: Int32 = i % 2 == 0 ? 4242 : 777
             let comm = pid == 4242 ? "CPU 2/KVM" : "qemu-system-x86"
             let line: String
