@@ -3,9 +3,10 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 # Debian packages the build and the tests need: ncursesw headers; tmux drives the terminal tests;
 # the tracing libraries (live source, trace.dat); trace-cmd writes test trace.dat files; QEMU runs the
-# QMP migration test; gcc builds the uprobe and KVM test helpers; pkg-config finds the libraries.
+# QMP migration test; prometheus scrapes the daemon in its test; gcc builds the uprobe and KVM test
+# helpers; pkg-config finds the libraries.
 DEB_PACKAGES := libncurses-dev tmux pkg-config gcc libtracefs-dev libtraceevent-dev libtracecmd-dev \
-                trace-cmd qemu-system-x86
+                trace-cmd qemu-system-x86 prometheus
 
 .PHONY: all build release demo test bench install deps clean
 

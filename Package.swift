@@ -19,16 +19,20 @@ let package = Package(
         // libtracefs/libtraceevent and libtracecmd, through pkg-config (Makefile `deps` installs them).
         .systemLibrary(name: "CTracefs", pkgConfig: "libtracefs", providers: [.apt(["libtracefs-dev", "libtraceevent-dev"])]),
         .systemLibrary(name: "CTracecmd", pkgConfig: "libtracecmd", providers: [.apt(["libtracecmd-dev"])]),
+        // The C library (Glibc, Musl or Darwin) re-exported under one name.
+        .target(name: "SystemLibc"),
+        // pidfd_open, pidfd_getfd and ioctl with fixed signatures (Swift cannot call variadic C).
+        .systemLibrary(name: "CKVMHost"),
         // Model, trace formats, sources, simulator: pure Swift, no terminal.
-        .target(name: "MonitorCore"),
+        .target(name: "MonitorCore", dependencies: ["SystemLibc"]),
         // The live host: tracefs, trace.dat, VM discovery, KVM statistics. Talks to the kernel.
-        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd"]),
+        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd", "CKVMHost"]),
         // Panels drawn into a plain cell grid; text output. No curses.
         .target(name: "MonitorView", dependencies: ["MonitorCore"]),
         .executableTarget(
             name: "encmon",
             dependencies: [
-                "MonitorCore", "MonitorView", "LiveHost", "CNcurses",
+                "MonitorCore", "MonitorView", "LiveHost", "CNcurses", "SystemLibc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -36,7 +40,7 @@ let package = Package(
         .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore"]),
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
         // Depends on the executable so that `swift test` builds the binary first.
-        .testTarget(name: "EndToEndTests", dependencies: ["encmon"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["encmon", "SystemLibc"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
