@@ -89,14 +89,14 @@ public final class TracefsEventReader {
         }
         if grown > 0 {
             lostEvents &+= grown
-            emit(.lostEvents(time: MonotonicClock.seconds(), count: grown))
+            emit(.lostEvents(time: SourceClock.monotonicNow(), count: grown))
         }
     }
 
     private func sleepChecking(_ cancelled: () -> Bool) {
-        let end = MonotonicClock.seconds() + pollInterval
+        let end = SourceClock.monotonicNow() + pollInterval
         while !cancelled() {
-            let left = end - MonotonicClock.seconds()
+            let left = end - SourceClock.monotonicNow()
             if left <= 0 { return }
             var ts = timespec(tv_sec: 0, tv_nsec: Int(min(left, 0.02) * 1e9))
             nanosleep(&ts, nil)
@@ -125,14 +125,5 @@ private final class ReadPass {
         case .notWatched, .skipped: break
         }
         return cancelled() ? 1 : 0
-    }
-}
-
-/// CLOCK_MONOTONIC seconds: the clock of the instance's `mono` trace clock.
-public enum MonotonicClock {
-    public static func seconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

@@ -42,8 +42,22 @@ public final class TracefsInstance {
         handle = nil
         // Stop the buffer first so an event arriving meanwhile cannot keep it busy.
         _ = tracefs_instance_file_write(h, "tracing_on", "0")
-        _ = tracefs_instance_destroy(h)
+        Self.destroyRetryingWhileBusy(h)
         tracefs_instance_free(h)
+    }
+
+    /// The kernel refuses `rmdir` (EBUSY) while any file of the instance is open, even briefly by
+    /// another reader of tracefs: retry for up to a second rather than leave the instance behind.
+    @discardableResult
+    static func destroyRetryingWhileBusy(_ h: OpaquePointer) -> Bool {
+        for _ in 0..<50 {
+            errno = 0
+            if tracefs_instance_destroy(h) == 0 { return true }
+            guard errno == EBUSY else { return false }
+            var ts = timespec(tv_sec: 0, tv_nsec: 20_000_000)
+            nanosleep(&ts, nil)
+        }
+        return false
     }
 
     public var exists: Bool { handle != nil && tracefs_instance_exists(name) }
@@ -140,6 +154,6 @@ extension TracefsInstance {
         guard let h = tracefs_instance_alloc(nil, name) else { return false }
         defer { tracefs_instance_free(h) }
         _ = tracefs_instance_file_write(h, "tracing_on", "0")
-        return tracefs_instance_destroy(h) == 0
+        return destroyRetryingWhileBusy(h)
     }
 }
