@@ -116,6 +116,7 @@ final class UprobeStandIn {
         let source = """
             #include <stdint.h>
             #include <stdio.h>
+            #include <stdlib.h>
             #include <string.h>
             __attribute__((noinline)) void f(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
               __asm__ volatile("" ::: "memory");
@@ -126,8 +127,16 @@ final class UprobeStandIn {
               FILE *in = fopen(argv[1], "r");
               if (!in) return 3;
               unsigned long long nr, a0, a1, a2, a3;
-              while (fscanf(in, "%llx %llx %llx %llx %llx", &nr, &a0, &a1, &a2, &a3) == 5) f(nr, a0, a1, a2, a3);
+              /* argv[3]: repeat the list that many times (bursts for the overrun test). */
+              long repeat = argc > 3 ? atol(argv[3]) : 1;
+              unsigned long long calls[4096][5];
+              int n = 0;
+              while (n < 4096 && fscanf(in, "%llx %llx %llx %llx %llx", &nr, &a0, &a1, &a2, &a3) == 5) {
+                calls[n][0] = nr; calls[n][1] = a0; calls[n][2] = a1; calls[n][3] = a2; calls[n][4] = a3; n++;
+              }
               fclose(in);
+              for (long r = 0; r < repeat; r++)
+                for (int i = 0; i < n; i++) f(calls[i][0], calls[i][1], calls[i][2], calls[i][3], calls[i][4]);
               printf("done\\n");
               fflush(stdout);
               if (argc > 2 && strcmp(argv[2], "hold") == 0) while (fgets(line, sizeof line, stdin)) {}

@@ -88,6 +88,55 @@ struct LiveTracingTests {
         #expect(guest.wait(seconds: 10) == 0)
     }
 
+    /// A burst into a 4 KiB buffer overruns it: every call is either read or counted lost.
+    @Test func overrunsAreCountedAsLostEvents() throws {
+        let standIn = try UprobeStandIn()
+        defer { standIn.remove() }
+        let calls = (0..<1000).map { i in StandInCall(gpa: Self.base + UInt64(i) << 12, pages: 1, attributes: i % 2 == 0 ? 0 : 0x10) }
+        let repeats = 200
+        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls"), "once", "\(repeats)"], tag: "guest")
+        let encmon = try Child(Built.encmon, ["--vm", "\(guest.pid)", "--event", standIn.eventArgument, "--buffer-size", "4",
+                                              "--batch", "--json", "-d", "0.2"], tag: "encmon")
+        defer { guest.cleanUp(); encmon.cleanUp() }
+        try Child.await(seconds: 30, "encmon attached") { encmon.stderr.contains("in tracefs instance") || encmon.wait(seconds: 0) != nil }
+        guest.send("go\n")
+        #expect(guest.wait(seconds: 60) == 0)
+        #expect(encmon.wait(seconds: 30) == 0, "\(encmon.stderr)")
+        let last = try #require(try jsonLines(encmon.stdout).last)
+        let read = (last["conversions"] as? NSNumber)?.intValue ?? -1
+        let lost = (last["lostEvents"] as? NSNumber)?.intValue ?? -1
+        #expect(lost > 0)
+        #expect(read + lost == calls.count * repeats, "read \(read), lost \(lost)")
+    }
+
+    /// A real KVM VM (scripts/helpers/kvm-out-loop.c) found by its QEMU-style name: its KVM
+    /// statistics arrive as counters, and its exit ends the run with the final state.
+    @Test(.enabled(if: access("/dev/kvm", R_OK | W_OK) == 0, "needs /dev/kvm"))
+    func realVMByNameUntilItExits() throws {
+        let dir = "/tmp/encmon-live-vm-\(getpid())"
+        mkdir(dir, 0o700)
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let cc = try run("/usr/bin/gcc", ["-O1", "-pthread", "-o", dir + "/vm", Built.repositoryRoot + "/scripts/helpers/kvm-out-loop.c"])
+        #expect(cc.status == 0, "\(cc.stderr)")
+        let name = "encmon-live-\(getpid())"
+        let vm = try Child(dir + "/vm", ["-name", "guest=\(name)"], tag: "vm")
+        defer { vm.cleanUp() }
+        try Child.await(seconds: 10, "VM ready") { vm.stdout.hasPrefix("ready") }
+        let encmon = try Child(Built.encmon, ["--vm", name, "--batch", "--json", "-d", "0.2"], tag: "encmon")
+        defer { encmon.cleanUp() }
+        try Child.await(seconds: 30, "counters shown") {
+            (try? jsonLines(encmon.stdout))?.last.map { ($0["events"] as? NSNumber)?.intValue ?? 0 > 0 } ?? false
+        }
+        #expect(encmon.stderr.contains("kvm:kvm_hypercall"))
+        #expect(instances(of: encmon.pid).count == 1)
+        kill(vm.pid, SIGKILL)
+        #expect(encmon.wait(seconds: 30) == 0, "\(encmon.stderr)")
+        let last = try #require(try jsonLines(encmon.stdout).last)
+        #expect(last["exited"] as? Bool == true)
+        #expect(((last["source"] as? [String: Any])?["name"] as? String)?.contains(name) == true)
+        #expect(instances(of: encmon.pid).isEmpty)
+    }
+
     @Test func recordWritesAReplayableRecording() throws {
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }

@@ -41,7 +41,8 @@ public final class TraceDatReplaySource: EventSource {
         SourceStatus(kind: .replay, name: name,
                      position: "event \(next) of \(events.count) (trace.dat)",
                      lines: summary.records, skippedLines: skipped,
-                     malformedLines: summary.malformed, droppedEvents: summary.lostEvents,
+                     // Lost events are in the stream as `.lostEvents`; counting them here too would double them.
+                     malformedLines: summary.malformed,
                      progress: events.isEmpty ? 1 : Double(next) / Double(events.count),
                      finished: next >= events.count)
     }

@@ -58,11 +58,11 @@ private final class ReaderBox: @unchecked Sendable {
     func run(_ context: PushContext) throws {
         let reader = self.reader
         let ending = try reader.run(emit: { context.emit($0) }, cancelled: { context.isCancelled }, afterPass: {
-            let (records, malformed, lost) = (reader.recordsRead, reader.malformedRecords, reader.lostEvents)
+            // Lost events travel as `.lostEvents` events (timed, recorded), not in the status.
+            let (records, malformed) = (reader.recordsRead, reader.malformedRecords)
             context.updateStatus { s in
                 s.lines = records
                 s.malformedLines = malformed
-                s.droppedEvents = lost
             }
         })
         if ending == .processExited {

@@ -18,7 +18,8 @@ public enum LiveTracing {
 
     /// `customEvent` replaces the kvm events (`--event`); otherwise `kvm:kvm_hypercall` is
     /// required and the SNP page-state-change event is added where the kernel has it.
-    public static func attach(pid: Int32, customEvent: WatchedEvent? = nil) throws(TracefsError) -> Attachment {
+    /// `bufferKilobytes` sets the instance's per-CPU buffer size (the kernel default when nil).
+    public static func attach(pid: Int32, customEvent: WatchedEvent? = nil, bufferKilobytes: Int? = nil) throws(TracefsError) -> Attachment {
         var notes: [String] = []
         let (dir, mountedNow) = try TracefsMount.locate()
         if mountedNow { notes.append("tracefs was not mounted; mounted it at \(dir)") }
@@ -62,6 +63,7 @@ public enum LiveTracing {
         let reader = TracefsEventReader(instance: instance, tep: tep, decoder: decoder, watchedPid: pid)
         do {
             try instance.setClock("mono")
+            if let bufferKilobytes { try instance.setBufferSize(kilobytes: bufferKilobytes) }
             let threads = TracedProcess.threads(of: pid)
             try instance.limitEvents(toThreads: threads.isEmpty ? [pid] : threads, followForks: true)
             for event in events { try instance.enable(system: event.system, event: event.name, filter: event.filter) }

@@ -107,6 +107,15 @@ public final class TracefsInstance {
         try write(tids.map(String.init).joined(separator: " "), to: "set_event_pid")
     }
 
+    /// Per-CPU ring buffer size in KiB (`buffer_size_kb`): larger rides out bursts between reads.
+    public func setBufferSize(kilobytes: Int) throws(TracefsError) {
+        guard let h = handle else { throw .writeFailed(file: "buffer_size_kb", value: "\(kilobytes)", errno: EBADF) }
+        errno = 0
+        if tracefs_instance_set_buffer_size(h, kilobytes, -1) < 0 {
+            throw failure(file: "buffer_size_kb", value: "\(kilobytes)")
+        }
+    }
+
     /// `mono`: record timestamps in CLOCK_MONOTONIC nanoseconds, the clock live sources stamp with.
     public func setClock(_ clock: String) throws(TracefsError) {
         try write(clock, to: "trace_clock")

@@ -41,6 +41,9 @@ struct LiveOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Append every live event to FILE in encmon's recording format ('encmon replay FILE' later).", valueName: "FILE"))
     var record: String?
 
+    @Option(name: .customLong("buffer-size"), help: ArgumentHelp("Per-CPU ring buffer of encmon's tracefs instance in KiB (kernel default otherwise); overruns show as lost events.", valueName: "KIB"))
+    var bufferSize: Int?
+
     @Flag(help: "Print one JSON object per refresh, one a line (JSON Lines), until -n, the VM's exit or a signal.")
     var json = false
 
@@ -50,6 +53,9 @@ struct LiveOptions: ParsableArguments {
         }
         if let event, WatchedEvent(hypercallLike: event) == nil {
             throw ValidationError("--event must be SYSTEM:NAME, such as kvm:kvm_hypercall or mygroup:myprobe, not '\(event)'")
+        }
+        if let bufferSize, bufferSize < 1 || bufferSize > 1 << 22 {
+            throw ValidationError("--buffer-size must be between 1 and 4194304 KiB, not \(bufferSize)")
         }
         if let vm, vm.isEmpty { throw ValidationError("--vm needs a libvirt id or name, a QEMU -name or a process id") }
     }

@@ -47,7 +47,7 @@ extension LiveOptions {
         let target = try resolveTarget(vm, custom: custom)
 
         let attachment: LiveTracing.Attachment
-        do { attachment = try LiveTracing.attach(pid: target.pid, customEvent: custom) } catch {
+        do { attachment = try LiveTracing.attach(pid: target.pid, customEvent: custom, bufferKilobytes: bufferSize) } catch {
             throw CommandFailure(message: "\(error)", exitCode: LiveExit.code(for: error))
         }
         let since = WallTime.now()
