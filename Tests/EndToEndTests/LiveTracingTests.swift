@@ -137,6 +137,15 @@ struct LiveTracingTests {
         #expect(instances(of: encmon.pid).isEmpty)
     }
 
+    /// The live screen in a private tmux server (scripts/live-tui-e2e.sh): "tracking since", the
+    /// regions, q removing the instance, "VM exited" with the final state kept.
+    @Test(.enabled(if: access("/usr/bin/tmux", X_OK) == 0, "needs tmux"))
+    func liveScreenInTmux() throws {
+        let r = try run("/usr/bin/timeout", ["-k", "10", "180", "/bin/bash", Built.repositoryRoot + "/scripts/live-tui-e2e.sh", Built.encmon])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains(" passed, 0 failed"), "\(r.stdout)")
+    }
+
     @Test func recordWritesAReplayableRecording() throws {
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }
