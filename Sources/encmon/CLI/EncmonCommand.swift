@@ -16,10 +16,10 @@ struct EncmonCommand: ParsableCommand {
 
               encmon demo                 simulated guest and migration, no VM needed
               encmon replay trace.txt     replay an ftrace / trace-cmd / perf / QEMU / encmon trace
-              encmon --vm 4242            live, on a KVM host: the VM whose QEMU process id is 4242 (root)
+              encmon --vm 3               live, on a KVM host: libvirt id or name, QEMU -name or pid (root)
             """,
         version: encmonVersion,
-        subcommands: [Live.self, Replay.self, Demo.self],
+        subcommands: [Live.self, Replay.self, Demo.self, List.self],
         // `encmon --vm 3` is the live command: its options need no subcommand name.
         defaultSubcommand: Live.self
     )
