@@ -5,10 +5,11 @@ import MonitorCore
 
 /// One JSON Lines record per refresh: the batch summary object with `since` after `source`.
 enum LiveJSON {
-    static func line(_ snapshot: MonitorSnapshot, source: SourceStatus, since: WallTime, exited: Bool) -> String {
+    /// `since` is null when the whole state was read at attach.
+    static func line(_ snapshot: MonitorSnapshot, source: SourceStatus, since: WallTime?, exited: Bool) -> String {
         guard case .object(var fields) = MonitorSummary.json(snapshot, source: source) else { return "{}" }
         let at = (fields.firstIndex { $0.0 == "source" } ?? -1) + 1
-        fields.insert(("since", .string(since.iso8601)), at: at)
+        fields.insert(("since", since.map { .string($0.iso8601) } ?? .null), at: at)
         fields.insert(("exited", .bool(exited)), at: at + 1)
         return JSONValue.object(fields).serialized()
     }

@@ -28,14 +28,14 @@ enum LiveExit {
 extension LiveOptions {
     /// The VM `--vm` names (libvirt id or name, QEMU -name, pid); with `--event` a process that
     /// holds no VM is accepted, with a note.
-    func resolveTarget(_ vm: String, custom: WatchedEvent?) throws -> (pid: Int32, label: String, holdsVM: Bool) {
+    func resolveTarget(_ vm: String, custom: WatchedEvent?) throws -> (pid: Int32, label: String, vm: HostVM?) {
         do {
             let found = try HostVMDiscovery().resolve(vm)
-            return (found.pid, found.label, true)
+            return (found.pid, found.label, found)
         } catch {
             if let custom, case .notAVM(let pid, let command) = error {
                 StandardError.write("encmon: note: process \(pid) (\(command)) holds no KVM VM; watching its \(custom) events only\n")
-                return (pid, "pid \(pid) (\(command))", false)
+                return (pid, "pid \(pid) (\(command))", nil)
             }
             throw CommandFailure(message: "--vm \(vm): \(error)", exitCode: error.exitCode)
         }
@@ -51,10 +51,11 @@ extension LiveOptions {
             throw CommandFailure(message: "\(error)", exitCode: LiveExit.code(for: error))
         }
         let since = WallTime.now()
+        let initialState = target.vm.map { readStateAtAttach($0, since: since) }
         let live: LiveTraceSource
         do {
             live = try LiveTraceSource(attachment: attachment, status: SourceStatus(
-                kind: .live, name: target.label, position: "tracking since \(since.localClock)"))
+                kind: .live, name: target.label, position: initialState?.position ?? "tracking since \(since.localClock)"))
         } catch {
             attachment.reader.instance.destroy()
             throw CommandFailure(message: "\(error)", exitCode: LiveExit.cannotStart)
@@ -67,7 +68,7 @@ extension LiveOptions {
         do { try live.start() } catch {
             throw CommandFailure(message: "\(error)", exitCode: LiveExit.cannotStart)
         }
-        let counters = target.holdsVM ? KVMCounterSource.start(pid: target.pid, interval: max(0.25, display.delay)) : nil
+        let counters = target.vm != nil ? KVMCounterSource.start(pid: target.pid, interval: max(0.25, display.delay)) : nil
         defer { counters?.stop() }
 
         var source: any EventSource = counters.map { MergedEventSource([live, $0]) } ?? live
@@ -81,11 +82,13 @@ extension LiveOptions {
         }
 
         var monitor = Monitor(configuration: model.configuration)
+        if let initialState { monitor.apply(initialState.events) }
+        let fullState = initialState?.events.isEmpty == false
         var options = display.sessionOptions
         if json {
             options.json = true
             options.batchFrameFormatter = { snapshot, status in
-                LiveJSON.line(snapshot, source: status, since: since, exited: live.processExited)
+                LiveJSON.line(snapshot, source: status, since: fullState ? nil : since, exited: live.processExited)
             }
         }
         let outcome: SessionOutcome
@@ -96,6 +99,24 @@ extension LiveOptions {
         }
         if live.processExited { StandardError.write("encmon: \(target.label) exited; tracing stopped\n") }
         try outcome.exitIfSignalled()
+    }
+}
+
+extension LiveOptions {
+    /// On a kernel with the SEV live-migration series' state-reading ioctl, the whole shared set at
+    /// attach (then there is no "since"); elsewhere a note, and the events start from now.
+    func readStateAtAttach(_ vm: HostVM, since: WallTime) -> (events: [MonitorEvent], position: String?) {
+        switch SEVMigrationStateProbe.read(pid: vm.pid, guestPages: vm.memoryBytes.map { $0 / 4096 }) {
+        case .sharedRanges(let ranges, let source):
+            let now = SourceClock.monotonicNow()
+            // The state comes from the series' kernel, the same origin as its kernel-log path.
+            let events = [MonitorEvent.marker(time: now, text: "shared state read at attach: \(source)")]
+                + ranges.map { .conversion(Conversion(time: now, pages: $0, direction: .toShared, path: .kernelLog)) }
+            return (events, "full state read at attach (\(source))")
+        case .notAvailable(let reason):
+            StandardError.write("encmon: note: the shared set before \(since.localClock) is unknown: no state-reading ioctl (\(reason))\n")
+            return ([], nil)
+        }
     }
 }
 
