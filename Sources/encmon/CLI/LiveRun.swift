@@ -43,6 +43,10 @@ extension LiveOptions {
 
     func run(display: DisplayOptions, model: ModelOptions) throws {
         guard let vm else { return }
+        // A signal while the instance is set up must not kill encmon before it can remove it:
+        // record it now, act on it before the session (which installs its own handlers) starts.
+        var setupSignals = SessionSignalHandlers()
+        defer { setupSignals.restore() }
         let custom = event.flatMap(WatchedEvent.init(hypercallLike:))
         let target = try resolveTarget(vm, custom: custom)
 
@@ -91,6 +95,8 @@ extension LiveOptions {
                 LiveJSON.line(snapshot, source: status, since: fullState ? nil : since, exited: live.processExited)
             }
         }
+        if let signal = SessionSignalHandlers.pending { throw ExitCode(128 + signal) }
+        setupSignals.restore()
         let outcome: SessionOutcome
         do {
             outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
