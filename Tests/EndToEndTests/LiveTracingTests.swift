@@ -65,7 +65,8 @@ struct LiveTracingTests {
         #expect(!TestTracefs.uprobeDefinitions().contains(standIn.event))
     }
 
-    @Test func sigtermMidRunRemovesTheInstance() throws {
+    @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
+    func signalMidRunRemovesTheInstance(signal: Int32) throws {
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }
         let calls = standInSequence(seed: 21, count: 50, base: Self.base)
@@ -79,8 +80,8 @@ struct LiveTracingTests {
         try Child.await(seconds: 30, "events shown") {
             (try? jsonLines(encmon.stdout))?.last.map { ($0["conversions"] as? NSNumber)?.intValue ?? 0 > 0 } ?? false
         }
-        kill(encmon.pid, SIGTERM)
-        #expect(encmon.wait(seconds: 10) == 128 + SIGTERM)
+        kill(encmon.pid, signal)
+        #expect(encmon.wait(seconds: 10) == 128 + signal)
         #expect(access(TestTracefs.root + "/instances/" + name, F_OK) != 0)
         // Still running: the process was watched, not harmed.
         #expect(guest.wait(seconds: 0) == nil)
