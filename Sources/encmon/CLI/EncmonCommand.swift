@@ -17,11 +17,12 @@ struct EncmonCommand: ParsableCommand {
               encmon demo                 simulated guest and migration, no VM needed
               encmon replay trace.txt     replay an ftrace / trace-cmd / perf / QEMU / encmon trace
               encmon --vm 3               live, on a KVM host: libvirt id or name, QEMU -name or pid (root)
+              encmon --qmp /run/vm.qmp    migration progress and SEV state from a QMP socket
             """,
         version: encmonVersion,
-        subcommands: [Live.self, Replay.self, Demo.self, List.self],
-        // `encmon --vm 3` is the live command: its options need no subcommand name.
-        defaultSubcommand: Live.self
+        subcommands: [Watch.self, Replay.self, Demo.self, List.self],
+        // `encmon --vm 3` / `encmon --qmp PATH`: the default command's options need no subcommand name.
+        defaultSubcommand: Watch.self
     )
 }
 

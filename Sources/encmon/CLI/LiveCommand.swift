@@ -5,32 +5,7 @@ import ArgumentParser
 import LiveHost
 import MonitorCore
 
-extension EncmonCommand {
-    /// `encmon --vm ID` (the default subcommand): the live source on the screen, as text frames,
-    /// or as JSON Lines.
-    struct Live: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Monitor a running VM live through tracefs (the default: 'encmon --vm ID').",
-            discussion: """
-                Creates an own tracefs instance limited to the VM's threads, enables kvm:kvm_hypercall \
-                (nr == 12) and, where the kernel has it, kvm:kvm_vmgexit_msr_protocol_enter, and shows \
-                the shared set from the moment encmon attached. Needs root. The instance is removed \
-                on quit, signals and errors.
-                """
-        )
-        @OptionGroup(title: "Live") var live: LiveOptions
-        @OptionGroup(title: "Display") var display: DisplayOptions
-        @OptionGroup(title: "Model") var model: ModelOptions
-
-        func validate() throws { try live.validateForLive() }
-
-        func run() throws {
-            guard live.vm != nil else { throw CleanExit.helpRequest(EncmonCommand.self) }
-            try live.run(display: display, model: model)
-        }
-    }
-}
-
+/// `--vm ID` and its companions; the default command (`Watch`, QMPCommand.swift) holds them.
 struct LiveOptions: ParsableArguments {
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM: libvirt id or name, QEMU -name, or process id.", valueName: "ID"))
     var vm: String?
@@ -38,7 +13,7 @@ struct LiveOptions: ParsableArguments {
     @Option(name: .customLong("event"), help: ArgumentHelp("Watch this trace event instead of kvm:kvm_hypercall; it must have u64 fields nr, a0, a1, a2 (a uprobe, for tests). The process need not hold a VM.", valueName: "SYSTEM:NAME"))
     var event: String?
 
-    @Option(help: ArgumentHelp("Append every live event to FILE in encmon's recording format ('encmon replay FILE' later).", valueName: "FILE"))
+    @Option(help: ArgumentHelp("Append every live (and QMP) event to FILE in encmon's recording format ('encmon replay FILE' later).", valueName: "FILE"))
     var record: String?
 
     @Option(name: .customLong("buffer-size"), help: ArgumentHelp("Per-CPU ring buffer of encmon's tracefs instance in KiB (kernel default otherwise); overruns show as lost events.", valueName: "KIB"))
@@ -47,9 +22,10 @@ struct LiveOptions: ParsableArguments {
     @Flag(help: "Print one JSON object per refresh, one a line (JSON Lines), until -n, the VM's exit or a signal.")
     var json = false
 
-    func validateForLive() throws {
-        if vm == nil, event != nil || record != nil || json {
-            throw ValidationError("--event, --record and --json need --vm ID (or use 'encmon replay' / 'encmon demo')")
+    /// `withQMP`: `--json` and `--record` also serve `--qmp` alone.
+    func validateForLive(withQMP: Bool = false) throws {
+        if vm == nil, event != nil || bufferSize != nil || (!withQMP && (record != nil || json)) {
+            throw ValidationError("--event, --buffer-size, --record and --json need --vm ID or --qmp PATH (or use 'encmon replay' / 'encmon demo')")
         }
         if let event, WatchedEvent(hypercallLike: event) == nil {
             throw ValidationError("--event must be SYSTEM:NAME, such as kvm:kvm_hypercall or mygroup:myprobe, not '\(event)'")

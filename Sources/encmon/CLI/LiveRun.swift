@@ -41,7 +41,7 @@ extension LiveOptions {
         }
     }
 
-    func run(display: DisplayOptions, model: ModelOptions) throws {
+    func run(display: DisplayOptions, model: ModelOptions, qmp: QMPOptions) throws {
         guard let vm else { return }
         // A signal while the instance is set up must not kill encmon before it can remove it:
         // record it now, act on it before the session (which installs its own handlers) starts.
@@ -75,7 +75,10 @@ extension LiveOptions {
         let counters = target.vm != nil ? KVMCounterSource.start(pid: target.pid, interval: max(0.25, display.delay)) : nil
         defer { counters?.stop() }
 
-        var source: any EventSource = counters.map { MergedEventSource([live, $0]) } ?? live
+        let qmpSource = try qmp.qmpSource()
+        defer { qmpSource?.stop() }
+        let others: [any EventSource] = [counters, qmpSource].compactMap { $0 }
+        var source: any EventSource = others.isEmpty ? live : MergedEventSource([live] + others)
         if let record {
             do {
                 let writer = try RecordingWriter(path: record, comment: "encmon \(encmonVersion) --vm \(vm)\(event.map { " --event \($0)" } ?? "") since \(since.iso8601)")
