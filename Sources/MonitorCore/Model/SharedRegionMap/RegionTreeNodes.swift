@@ -108,11 +108,35 @@ struct _Leaf {
     /// Replaces slots `i..<j` by `m` uninitialized slots (the caller writes them). O(capacity).
     @inline(__always) func replaceSlots(_ i: Int, _ j: Int, with m: Int) {
         let n = count
-        let tail = n - j
-        if m != j - i && tail > 0 {
-            _moveEntries(.leaf, from: raw, Self.slots, j, to: raw, Self.slots, i + m, count: tail)
+        let tail = n &- j
+        if m != j &- i && tail > 0 {
+            if tail <= Self.inlineShift {
+                shiftInline(from: j, to: i &+ m, count: tail)
+            } else {
+                _moveEntries(.leaf, from: raw, Self.slots, j, to: raw, Self.slots, i &+ m, count: tail)
+            }
         }
-        count = n - (j - i) + m
+        count = n &- (j &- i) &+ m
+    }
+
+    /// Shifts up to this many slots with an inline loop over the three columns at once: three
+    /// out-of-line `memmove` calls cost more than the copy itself for short tails.
+    static let inlineShift = 16
+
+    /// Moves slots `src..<src+count` to `dst...` (overlapping), all three columns per step.
+    @inline(__always) private func shiftInline(from src: Int, to dst: Int, count: Int) {
+        let s = starts, e = ends, st = stamps
+        if dst > src {
+            var t = count
+            while t > 0 {
+                t &-= 1
+                s[dst &+ t] = s[src &+ t]; e[dst &+ t] = e[src &+ t]; st[dst &+ t] = st[src &+ t]
+            }
+        } else {
+            for t in 0..<count {
+                s[dst &+ t] = s[src &+ t]; e[dst &+ t] = e[src &+ t]; st[dst &+ t] = st[src &+ t]
+            }
+        }
     }
 }
 
