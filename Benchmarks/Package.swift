@@ -9,6 +9,7 @@ let benchmarkTarget: (String) -> Target = { name in
         name: name,
         dependencies: [
             "BenchmarkSupport",
+            "CReferenceParser",
             .product(name: "Benchmark", package: "benchmark"),
             .product(name: "MonitorCore", package: "encmon"),
             .product(name: "MonitorView", package: "encmon"),
@@ -29,6 +30,8 @@ let package = Package(
     targets: [
         // Trace generator, baselines (I/O floor, reference parser, plain bitmap), guest builders.
         .target(name: "BenchmarkSupport", dependencies: [.product(name: "MonitorCore", package: "encmon")]),
+        // The plain C parser the ingest benchmarks time beside encmon's (same iteration).
+        .target(name: "CReferenceParser"),
         // Writes the mixed ftrace benchmark trace to a file (scripts/memory.sh).
         .executableTarget(name: "make-trace", dependencies: ["BenchmarkSupport"]),
         benchmarkTarget("TraceIngest"),

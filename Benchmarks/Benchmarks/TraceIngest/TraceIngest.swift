@@ -5,6 +5,7 @@
 // (and checks that all three parsers produce the same events).
 import Benchmark
 import BenchmarkSupport
+import CReferenceParser
 import MonitorCore
 
 enum Metric {
@@ -16,6 +17,10 @@ enum Metric {
     /// Reference parser time / encmon time on the same bytes in the same iteration, x100.
     static let parseSpeedup = BenchmarkMetric.custom("TraceLineParser speed-up vs this (x100)", polarity: .prefersLarger, useScalingFactor: false)
     static let readerSpeedup = BenchmarkMetric.custom("TraceReader speed-up vs this (x100)", polarity: .prefersLarger, useScalingFactor: false)
+    /// Subject time / C reference parser time on the same input in the same iteration, x100.
+    static let cRatio = BenchmarkMetric.custom("time vs C parser (x100)", polarity: .prefersSmaller, useScalingFactor: false)
+    /// C reference parser time / I/O floor time, x100: how close compiled C gets to the floor.
+    static let cFloorRatio = BenchmarkMetric.custom("C parser vs I/O floor (x100)", polarity: .prefersSmaller, useScalingFactor: false)
 }
 
 /// Reports throughput and the two ratios for one iteration of a subject that took `seconds`.
@@ -29,7 +34,7 @@ func report(_ b: Benchmark, fixture: TraceFixture, events: Int, seconds: Double,
 let ingestMetrics: [BenchmarkMetric] = [
     .wallClock, .peakMemoryResident, .mallocCountTotal,
     Metric.megabytesPerSecond, Metric.keventsPerSecond, Metric.floorRatio, Metric.floorMegabytesPerSecond,
-    Metric.parseSpeedup, Metric.readerSpeedup,
+    Metric.parseSpeedup, Metric.readerSpeedup, Metric.cRatio, Metric.cFloorRatio,
 ]
 
 let benchmarks: @Sendable () -> Void = {
@@ -112,6 +117,60 @@ let benchmarks: @Sendable () -> Void = {
             return Int(m.totals.events)
         }
     }
+
+    // Issue 14's shape: real ftrace lines, ~1,000 regions, every line a conversion. Baselines in
+    // the same iteration: the I/O floor and the plain C parser (CReferenceParser) on the same input.
+    Benchmark("Ingest 4M lines, few regions: parse only, in memory (TraceLineParser) vs C parser") { b in
+        let fixture = FewRegionsTrace.shared
+        let bytes = fixture.load()
+        measureAgainstFloorAndC(b, fixture: fixture, "TraceLineParser, few regions",
+                                cParser: { cParse(bytes) }) { ParseOnly.parse(bytes).events }
+    }
+
+    Benchmark("Ingest 4M lines, few regions: read+parse+apply, pipelined (what encmon replay --json does) vs C parser") { b in
+        let fixture = FewRegionsTrace.shared
+        measureAgainstFloorAndC(b, fixture: fixture, "Monitor (pipelined), few regions",
+                                cParser: { cParse(path: fixture.path) }) {
+            var m = Monitor()
+            _ = try! PipelinedTraceReplay.run(path: fixture.path) { batch in m.apply(batch) }
+            blackHole(m.regions.count)
+            return Int(m.totals.events)
+        }
+    }
+}
+
+/// The C reference parser over bytes in memory: the events it parsed.
+func cParse(_ bytes: [UInt8]) -> Int {
+    var t = c_tally()
+    bytes.withUnsafeBufferPointer { c_parse_buffer($0.baseAddress, $0.count, &t) }
+    blackHole(t.checksum)
+    return Int(t.events)
+}
+
+/// The C reference parser reading the file with read(2).
+func cParse(path: String) -> Int {
+    var t = c_tally()
+    precondition(c_parse_file(path, &t) == 0, "C parser cannot open \(path)")
+    blackHole(t.checksum)
+    return Int(t.events)
+}
+
+/// As `measureAgainstFloor`, with the C parser timed in the same iteration too (outside the
+/// measurement) and its event count checked.
+func measureAgainstFloorAndC(_ b: Benchmark, fixture: TraceFixture, _ subject: String,
+                             cParser: () -> Int, _ ingest: () -> Int) {
+    let floor = timed { IOFloor.countLines(path: fixture.path) }.1
+    let (cEvents, cSeconds) = timed(cParser)
+    b.startMeasurement()
+    let (events, seconds) = timed(ingest)
+    b.stopMeasurement()
+    blackHole(events)
+    if events != fixture.lineCount || cEvents != fixture.lineCount {
+        b.error("\(subject): \(events) events, C parser \(cEvents), from \(fixture.lineCount) lines")
+    }
+    report(b, fixture: fixture, events: events, seconds: seconds, floor: floor)
+    b.measurement(Metric.cRatio, Int((seconds / cSeconds * 100).rounded()))
+    b.measurement(Metric.cFloorRatio, Int((cSeconds / floor * 100).rounded()))
 }
 
 /// One iteration of a subject that ingests the fixture and returns the events it saw: the I/O

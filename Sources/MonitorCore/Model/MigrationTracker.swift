@@ -96,21 +96,5 @@ public struct MigrationTracker: Sendable {
     }
 }
 
-extension SharedRegionMap {
-    /// Pages shared in exactly one of the two maps. O(n + m) in the region counts.
-    public static func symmetricDifferencePages(_ a: SharedRegionMap, _ b: SharedRegionMap) -> UInt64 {
-        // |A xor B| = |A| + |B| - 2 |A and B|; the intersection comes from one merge walk.
-        var ia = a.makeIterator(), ib = b.makeIterator()
-        var ra = ia.next(), rb = ib.next()
-        var both: UInt64 = 0
-        while let x = ra, let y = rb {
-            let lo = Swift.max(x.pages.lower, y.pages.lower), hi = Swift.min(x.pages.upper, y.pages.upper)
-            if lo < hi { both += hi - lo }
-            if x.pages.upper <= y.pages.upper { ra = ia.next() } else { rb = ib.next() }
-        }
-        return a.sharedPages + b.sharedPages - 2 * both
-    }
-}
-
 /// Serialisable as it is (the daemon journals it); synthesised, so every stored field travels.
 extension MigrationTracker: Codable {}

@@ -83,7 +83,10 @@ public struct Monitor: Sendable {
     public private(set) var counters: [String: KernelCounter] = [:]
     public private(set) var lastMarker: String?
     /// Time of the first event: what happened before is unknown ("tracking since").
-    public private(set) var origin: EventTime?
+    public private(set) var origin: EventTime? { didSet { clock = EventClockKeys() } }
+    /// The stamp and second of the last event time: consecutive trace lines mostly share one,
+    /// so the Double arithmetic runs only when time moves. Derived; not serialised.
+    private var clock = EventClockKeys()
     /// Latest event time seen.
     public private(set) var now: EventTime = 0
     /// Lowest and highest page any conversion touched (the span when no layout is known).
@@ -162,8 +165,16 @@ public struct Monitor: Sendable {
         }
     }
 
+    /// `stamp(t)` and `second(t)`, recomputed only when `t` differs from the last call's.
+    @inline(__always)
+    private mutating func clockKeys(_ t: EventTime) -> EventClockKeys {
+        if t != clock.time { clock = EventClockKeys(time: t, stamp: stamp(t), second: second(t)) }
+        return clock
+    }
+
     private mutating func apply(_ c: Conversion) {
-        let s = stamp(c.time)
+        let keys = clockKeys(c.time)
+        let s = keys.stamp
         let changed: UInt64
         switch c.direction {
         case .toShared:
@@ -183,7 +194,7 @@ public struct Monitor: Sendable {
         let flipped = churn.observe(c)
         let n = c.pages.count
         let dir = c.direction
-        rates.record(second: second(c.time)) { b in
+        rates.record(second: keys.second) { b in
             if dir == .toShared { b.callsToShared += 1; b.pagesToShared.addSaturating(n) } else { b.callsToPrivate += 1; b.pagesToPrivate.addSaturating(n) }
             if flipped > 0 { b.flips += 1; b.flippedPages.addSaturating(flipped) }
         }
@@ -198,7 +209,7 @@ public struct Monitor: Sendable {
             let r = RecentChange(pages: c.pages, time: c.time, direction: c.direction)
             if recent.count < configuration.recentChangeLimit { recent.append(r) } else {
                 recent[recentHead] = r
-                recentHead = (recentHead + 1) % recent.count
+                recentHead = recentHead + 1 == recent.count ? 0 : recentHead + 1
             }
         }
     }
@@ -308,3 +319,12 @@ extension Monitor: Codable {
         try c.encode(recentHead, forKey: .recentHead)
     }
 }
+
+/// A cached event time with its region stamp and rate second (see `Monitor.clockKeys`). NaN
+/// compares unequal to every time, so the empty cache always misses.
+struct EventClockKeys: Sendable {
+    var time: EventTime = .nan
+    var stamp: UInt32 = 0
+    var second: Int64 = 0
+}
+

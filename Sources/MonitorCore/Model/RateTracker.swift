@@ -44,6 +44,8 @@ public struct RateTracker: Sendable {
     private var current: Int64?
     /// First second seen, so early windows divide by the time actually observed.
     private var first: Int64?
+    /// `slot(current)`, so events within the current second skip the two 64-bit divisions.
+    private var currentSlot = 0
 
     public init(historySeconds: Int = 600) {
         precondition(historySeconds >= 60)
@@ -56,9 +58,9 @@ public struct RateTracker: Sendable {
     private mutating func advance(to second: Int64) -> Int {
         guard let cur = current else {
             current = second; first = second
-            let i = slot(second); ring[i] = RateSample(second: second); return i
+            let i = slot(second); ring[i] = RateSample(second: second); currentSlot = i; return i
         }
-        if second <= cur { return slot(cur) }
+        if second <= cur { return currentSlot }
         let gap = second - cur
         if gap >= Int64(historySeconds) {
             for i in ring.indices { ring[i] = RateSample(second: second - Int64(historySeconds) + 1 + Int64((i - slot(second + 1) + historySeconds) % historySeconds)) }
@@ -67,7 +69,8 @@ public struct RateTracker: Sendable {
             while s <= second { ring[slot(s)] = RateSample(second: s); s += 1 }
         }
         current = second
-        return slot(second)
+        currentSlot = slot(second)
+        return currentSlot
     }
 
     private func slot(_ second: Int64) -> Int {
@@ -147,6 +150,7 @@ extension RateTracker: Codable {
         self.ring = ring
         self.current = current
         self.first = first
+        currentSlot = current.map(slot) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -17,7 +17,8 @@ public struct PoolWhatIf: Sendable, Hashable {
 /// Detects churn: buffers (identified by first page and size, as DMA mappings are undone with
 /// the same arguments) made shared and private again within `window` seconds.
 ///
-/// O(1) per conversion; memory bounded by `maxTracked` entries (stale entries are dropped first),
+/// O(1) expected per conversion (one probe of a flat table with a per-process seeded hash, see
+/// `ChurnTable`); memory bounded by `maxTracked` entries (stale entries are dropped first),
 /// so a hostile guest cannot grow it.
 public struct ChurnTracker: Sendable {
     struct Entry: Sendable, Codable {
@@ -39,7 +40,7 @@ public struct ChurnTracker: Sendable {
     public let poolableMaxPages: UInt64
     public static let poolSizes: [UInt64] = [64, 256, 1024, 4096]
 
-    private var entries: [UInt64: Entry] = [:]
+    private var entries: ChurnTable<Entry>
     private var outstandingPoolable: UInt64 = 0
     public private(set) var totalFlips: UInt64 = 0
     public private(set) var totalFlippedPages: UInt64 = 0
@@ -48,7 +49,13 @@ public struct ChurnTracker: Sendable {
     private var avoided: [UInt64]
 
     public init(window: EventTime = 10, maxTracked: Int = 65_536, poolableMaxPages: UInt64 = 512) {
+        self.init(window: window, maxTracked: maxTracked, poolableMaxPages: poolableMaxPages, hashSeed: .process)
+    }
+
+    /// `hashSeed`: tests choose it to reach collisions; everything else uses the process's.
+    init(window: EventTime, maxTracked: Int, poolableMaxPages: UInt64, hashSeed: ChurnHashSeed) {
         self.window = window; self.maxTracked = maxTracked; self.poolableMaxPages = poolableMaxPages
+        entries = ChurnTable(seed: hashSeed)
         avoided = Array(repeating: 0, count: Self.poolSizes.count)
     }
 
@@ -62,22 +69,30 @@ public struct ChurnTracker: Sendable {
         let key = c.pages.lower, n = c.pages.count
         switch c.direction {
         case .toShared:
-            var e = entries[key] ?? Entry(pages: n, sharedAt: c.time, isShared: false, outstandingAtShare: 0, flips: 0, lastFlip: 0)
-            let isNew = entries[key] == nil
+            let (slot, found) = entries.slot(of: key)
+            var e = found ? entries[slot: slot]
+                : Entry(pages: n, sharedAt: c.time, isShared: false, outstandingAtShare: 0, flips: 0, lastFlip: 0)
             if e.isShared && e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages) }
             e.pages = n; e.sharedAt = c.time; e.isShared = true
             e.outstandingAtShare = outstandingPoolable.addingSaturating(n)
             e.inPool = e.flips > 0 && n <= poolableMaxPages
             if e.inPool { outstandingPoolable.addSaturating(n) }
-            entries[key] = e
-            if isNew && entries.count > maxTracked { prune(now: c.time) }
+            if found {
+                entries[slot: slot] = e
+            } else {
+                entries.insert(key, e, at: slot)
+                if entries.count > maxTracked { prune(now: c.time) }
+            }
             return 0
         case .toPrivate:
-            guard var e = entries[key], e.isShared else { return 0 }
+            let (slot, found) = entries.slot(of: key)
+            guard found else { return 0 }
+            var e = entries[slot: slot]
+            guard e.isShared else { return 0 }
             e.isShared = false
             if e.flips == 0 && (c.time - e.sharedAt > window || e.pages != n) {
                 // Not a flip and never flipped: nothing left to learn from this buffer.
-                entries[key] = nil
+                entries.remove(at: slot)
                 return 0
             }
             if e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages); e.inPool = false }
@@ -90,7 +105,7 @@ public struct ChurnTracker: Sendable {
                     for (i, k) in Self.poolSizes.enumerated() where e.outstandingAtShare <= k { avoided[i] += 2 }
                 }
             }
-            entries[key] = e
+            entries[slot: slot] = e
             return flipped
         }
     }
@@ -101,28 +116,28 @@ public struct ChurnTracker: Sendable {
     /// since may then flip unseen: `prunedUnflipped` counts them), then the least-flipped.
     private mutating func prune(now: EventTime) {
         let target = maxTracked / 2
-        entries = entries.filter { $0.value.flips > 0 || now - $0.value.sharedAt <= window }
+        entries.filter { $1.flips > 0 || now - $1.sharedAt <= window }
         if entries.count > target {
             let before = entries.count
-            entries = entries.filter { $0.value.flips > 0 }
+            entries.filter { $1.flips > 0 }
             prunedUnflipped += UInt64(before - entries.count)
         }
         if entries.count > target {
             // Keep the most-flipped: the smallest power-of-two threshold that keeps at most `target`.
             var histogram = [Int](repeating: 0, count: 65)
-            for e in entries.values { histogram[64 - e.flips.leadingZeroBitCount] += 1 }
+            for (_, e) in entries.entries { histogram[64 - e.flips.leadingZeroBitCount] += 1 }
             var kept = 0, bits = 64
             while bits > 0 && kept + histogram[bits] <= target { kept += histogram[bits]; bits -= 1 }
             let minimum: UInt64 = bits >= 64 ? .max : UInt64(1) << bits
-            entries = entries.filter { $0.value.flips >= minimum }
+            entries.filter { $1.flips >= minimum }
         }
-        outstandingPoolable = entries.values.reduce(0) { $0.addingSaturating($1.inPool ? $1.pages : 0) }
+        outstandingPoolable = entries.entries.reduce(0) { $0.addingSaturating($1.value.inPool ? $1.value.pages : 0) }
     }
 
     /// The `limit` most-flipped buffers, most flips first. O(tracked).
     public func mostFlipped(limit: Int) -> [FlippedBuffer] {
         var top: [FlippedBuffer] = []
-        for (key, e) in entries where e.flips > 0 {
+        for (key, e) in entries.entries where e.flips > 0 {
             let b = FlippedBuffer(pages: PageRange(first: key, count: e.pages), flips: e.flips, lastFlip: e.lastFlip)
             if top.count < limit { top.append(b); top.sort(by: Self.moreFlipped); continue }
             if let last = top.last, Self.moreFlipped(b, last) { top[top.count - 1] = b; top.sort(by: Self.moreFlipped) }
@@ -141,7 +156,7 @@ public struct ChurnTracker: Sendable {
             for p in range.lower..<range.upper { s.addSaturating(entries[p]?.flips ?? 0) }
             return s
         }
-        return entries.reduce(0) { range.contains($1.key) ? $0.addingSaturating($1.value.flips) : $0 }
+        return entries.entries.reduce(0) { range.contains($1.key) ? $0.addingSaturating($1.value.flips) : $0 }
     }
 
     public var trackedBuffers: Int { entries.count }
@@ -154,7 +169,7 @@ public struct ChurnTracker: Sendable {
     }
 
     public mutating func reset() {
-        for k in entries.keys { entries[k]!.flips = 0 }
+        entries.updateAll { $0.flips = 0 }
         totalFlips = 0; totalFlippedPages = 0
         avoided = Array(repeating: 0, count: Self.poolSizes.count)
     }
@@ -163,7 +178,7 @@ public struct ChurnTracker: Sendable {
 extension ChurnTracker {
     /// Buffers with at least one flip, by address: feeds `FlipIndex`.
     public func flippedBuffers() -> [FlippedBuffer] {
-        entries.compactMap { key, e in
+        entries.entries.compactMap { key, e in
             e.flips > 0 ? FlippedBuffer(pages: PageRange(first: key, count: e.pages), flips: e.flips, lastFlip: e.lastFlip) : nil
         }.sorted { $0.pages.lower < $1.pages.lower }
     }
@@ -210,10 +225,11 @@ extension ChurnTracker: Codable {
                   poolableMaxPages: try c.decode(UInt64.self, forKey: .poolableMaxPages))
         let list = try c.decode([KeyedEntry].self, forKey: .entries)
         avoided = try c.decode([UInt64].self, forKey: .avoided)
-        guard avoided.count == Self.poolSizes.count, maxTracked >= 1, list.count <= maxTracked else {
+        guard avoided.count == Self.poolSizes.count, maxTracked >= 1, list.count <= maxTracked,
+              list.allSatisfy({ $0.first <= PageRange.maxPage }) else {
             throw DecodingError.invalid("churn table out of range", at: c.codingPath)
         }
-        entries = Dictionary(list.map { ($0.first, $0.entry) }, uniquingKeysWith: { _, last in last })
+        for k in list { entries.insert(k.first, k.entry) }  // a repeated first page: the last wins
         outstandingPoolable = try c.decode(UInt64.self, forKey: .outstandingPoolable)
         totalFlips = try c.decode(UInt64.self, forKey: .totalFlips)
         totalFlippedPages = try c.decode(UInt64.self, forKey: .totalFlippedPages)
@@ -225,7 +241,7 @@ extension ChurnTracker: Codable {
         try c.encode(window, forKey: .window)
         try c.encode(maxTracked, forKey: .maxTracked)
         try c.encode(poolableMaxPages, forKey: .poolableMaxPages)
-        try c.encode(entries.sorted { $0.key < $1.key }.map { KeyedEntry(first: $0.key, entry: $0.value) }, forKey: .entries)
+        try c.encode(entries.entries.sorted { $0.key < $1.key }.map { KeyedEntry(first: $0.key, entry: $0.value) }, forKey: .entries)
         try c.encode(outstandingPoolable, forKey: .outstandingPoolable)
         try c.encode(totalFlips, forKey: .totalFlips)
         try c.encode(totalFlippedPages, forKey: .totalFlippedPages)
