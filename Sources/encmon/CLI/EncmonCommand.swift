@@ -19,13 +19,23 @@ struct EncmonCommand: ParsableCommand {
               encmon --vm 3               live, on a KVM host (not available in this version)
             """,
         version: encmonVersion,
-        subcommands: [Replay.self, Demo.self]
+        subcommands: [Replay.self, Demo.self, Serve.self]
     )
 
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))
     var vm: String?
 
+    @Option(name: .customLong("connect"), help: ArgumentHelp("Show a VM from the encmon daemon at this socket (no root needed).", valueName: "SOCKET"))
+    var connect: String?
+
+    @Flag(name: .customLong("json"), help: "With --connect: print one JSON summary of the VM's state now and exit.")
+    var json = false
+
+    @OptionGroup(title: "Display") var display: DisplayOptions
+    @OptionGroup(title: "Model") var model: ModelOptions
+
     func run() throws {
+        if let connect { return try runConnectedViewer(socket: connect, vm: vm, display: display, json: json, model: model) }
         guard let vm else {
             throw CleanExit.helpRequest(self)
         }
