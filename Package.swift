@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
         .testTarget(name: "DaemonTests", dependencies: ["EncmonDaemon", "MonitorCore"]),
         // Depends on the executable so that `swift test` builds the binary first.
-        .testTarget(name: "EndToEndTests", dependencies: ["encmon"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["encmon", "EncmonDaemon"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

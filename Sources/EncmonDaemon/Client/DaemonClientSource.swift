@@ -96,7 +96,7 @@ public final class DaemonClientSource: EventSource {
     }
 
     private func updateStatus() {
-        status.name = "\(info.name) (pid \(info.pid)) via \(connection.path)"
+        status.name = "\(info.name) (pid \(info.pid))"
         status.position = DaemonReply.trackingText(sawStart: info.trackingSinceStart, incompleteSince: incompleteSince, exited: exited)
     }
 }

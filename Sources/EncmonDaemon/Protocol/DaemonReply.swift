@@ -50,8 +50,8 @@ public enum DaemonReply {
     }
 
     /// The source status a viewer shows for a process served by the daemon.
-    public static func sourceStatus(_ p: TrackedProcess, socket: String) -> SourceStatus {
-        SourceStatus(kind: .daemon, name: "\(p.header.name) (pid \(p.identity.pid)) via \(socket)",
+    public static func sourceStatus(_ p: TrackedProcess) -> SourceStatus {
+        SourceStatus(kind: .daemon, name: "\(p.header.name) (pid \(p.identity.pid))",
                      position: trackingText(sawStart: p.header.sawStart, incompleteSince: p.incompleteSince, exited: p.exited),
                      lines: p.monitor.totals.events)
     }

@@ -56,7 +56,7 @@ final class ProtocolHandler: ChannelInboundHandler {
                 return
             }
             if request.operation == .snapshot {
-                let status = DaemonReply.sourceStatus(p, socket: socketPath)
+                let status = DaemonReply.sourceStatus(p)
                 send(DaemonReply.ok(id: request.id, [("vm", DaemonReply.info(p)),
                                                      ("summary", MonitorSummary.json(p.monitor.snapshot(), source: status))]),
                      context: context)

@@ -53,6 +53,13 @@ public enum ProcFS {
         return Double(ticks) / Double(hz > 0 ? hz : 100)
     }
 
+    /// Whole clock ticks (rounded down) of a CLOCK_BOOTTIME time.
+    public static func ticks(ofBootSeconds seconds: Double) -> UInt64 {
+        let hz = sysconf(Int32(_SC_CLK_TCK))
+        let t = seconds * Double(hz > 0 ? hz : 100)
+        return t > 0 && t < 1e18 ? UInt64(t) : 0
+    }
+
     /// CLOCK_BOOTTIME now, the clock `/proc/PID/stat` start times count in.
     public static func bootTimeNow() -> Double {
         var ts = timespec()

@@ -101,7 +101,8 @@ public final class ProcessTable {
             return gone  // events from before its exit, read late (after a daemon restart)
         }
         let identity = found?.0 ?? ProcessIdentity(pid: pid, startTicks: 0)
-        let sawStart = found.map { ProcFS.bootSeconds(ofTicks: $0.0.startTicks) >= trackingEpoch } ?? false
+        // Start times are whole clock ticks (rounded down): compare at that granularity.
+        let sawStart = found.map { $0.0.startTicks >= ProcFS.ticks(ofBootSeconds: trackingEpoch) } ?? false
         let header = JournalHeader(identity: identity, sawStart: sawStart, name: found?.name ?? "pid \(pid)")
         let path = stateDirectory + "/" + identity.fileStem + ".journal"
         do {
