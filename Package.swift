@@ -21,10 +21,14 @@ let package = Package(
         // libtracefs/libtraceevent and libtracecmd, through pkg-config (Makefile `deps` installs them).
         .systemLibrary(name: "CTracefs", pkgConfig: "libtracefs", providers: [.apt(["libtracefs-dev", "libtraceevent-dev"])]),
         .systemLibrary(name: "CTracecmd", pkgConfig: "libtracecmd", providers: [.apt(["libtracecmd-dev"])]),
+        // The C library (Glibc, Musl or Darwin) re-exported under one name.
+        .target(name: "SystemLibc"),
+        // pidfd_open, pidfd_getfd and ioctl with fixed signatures (Swift cannot call variadic C).
+        .systemLibrary(name: "CKVMHost"),
         // Model, trace formats, sources, simulator: pure Swift, no terminal.
-        .target(name: "MonitorCore"),
+        .target(name: "MonitorCore", dependencies: ["SystemLibc"]),
         // The live host: tracefs, trace.dat, VM discovery, KVM statistics. Talks to the kernel.
-        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd"]),
+        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd", "CKVMHost"]),
         // Panels drawn into a plain cell grid; text output. No curses.
         .target(name: "MonitorView", dependencies: ["MonitorCore"]),
         // `encmon serve`: per-process models, journals, the Unix-socket protocol and /metrics (SwiftNIO).
@@ -41,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "encmon",
             dependencies: [
-                "MonitorCore", "MonitorView", "LiveHost", "EncmonDaemon", "CNcurses",
+                "MonitorCore", "MonitorView", "LiveHost", "EncmonDaemon", "CNcurses", "SystemLibc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,7 +54,7 @@ let package = Package(
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
         .testTarget(name: "DaemonTests", dependencies: ["EncmonDaemon", "MonitorCore"]),
         // Depends on the executable so that `swift test` builds the binary first.
-        .testTarget(name: "EndToEndTests", dependencies: ["encmon", "EncmonDaemon"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["encmon", "EncmonDaemon", "SystemLibc"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

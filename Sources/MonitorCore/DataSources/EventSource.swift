@@ -12,6 +12,10 @@ public struct SourceStatus: Sendable, Hashable {
     public var malformedLines: UInt64
     /// Events the source lost (ring buffer overruns, dropped records).
     public var droppedEvents: UInt64
+    /// Events encmon dropped because the model side fell behind a push source (channel full).
+    public var overflowedEvents: UInt64 = 0
+    /// Events refused because their time was not a usable time (not finite, or off the clock).
+    public var rejectedTimes: UInt64 = 0
     /// 0...1 where known (bytes read / file size), else nil.
     public var progress: Double?
     /// True once a finite source has delivered everything.
@@ -39,4 +43,12 @@ public protocol EventSource: AnyObject {
     func peekNextTime() throws -> EventTime?
 
     var status: SourceStatus { get }
+
+    /// The clock of the times `poll` delivers.
+    var clock: SourceClock { get }
+}
+
+extension EventSource {
+    /// Sources that do not say deliver their input's own time (replays).
+    public var clock: SourceClock { .trace }
 }

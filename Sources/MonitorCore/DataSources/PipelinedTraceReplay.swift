@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import Dispatch
 import Synchronization
 
 /// Batch replay on two threads: a second thread reads and parses the file while the calling thread
@@ -43,28 +35,24 @@ public enum PipelinedTraceReplay {
         progress?.start(name: reader.name, counters: reader.counters)
         let job = ReplayJob(reader: reader, batchSize: max(1, batchSize), queueDepth: max(1, queueDepth))
 
-        guard let thread = ProducerThread.start({ job.produce() }) else {
+        guard case .success(let thread) = ProducerThread.start({ job.produce() }) else {
             // No thread to be had (EAGAIN): the same batches, read on this thread.
             return try job.runInline(progress: progress, body)
         }
-        while true {
-            switch job.channel.receive() {
-            case .batch(let events, let counters):
-                progress?.update(counters)
-                do {
-                    try body(events)
-                } catch {
-                    job.channel.cancel()
-                    thread.join()
-                    throw error
-                }
-            case .end(let outcome):
+        while let (events, counters) = job.batches.take() {
+            progress?.update(counters)
+            do {
+                try body(events)
+            } catch {
+                job.batches.cancel()
                 thread.join()
-                let result = try outcome.get()
-                progress?.update(result.counters, finished: true)
-                return result
+                throw error
             }
         }
+        thread.join()
+        let result = try job.outcome.get()
+        progress?.update(result.counters, finished: true)
+        return result
     }
 }
 
@@ -127,19 +115,24 @@ extension SourceStatus {
 
 // MARK: - The parsing side
 
-/// One replay's shared state: the reader, until the parsing thread takes it, and the queue.
+/// One replay's shared state: the reader, until the parsing thread takes it, the queue of batches
+/// (the producer waits when `queueDepth` are waiting: a replay loses nothing), and the outcome.
 private final class ReplayJob: Sendable {
     /// The `Mutex` carries the non-Sendable reader across threads: it is taken out exactly once,
     /// by whichever side reads (the parsing thread, or `runInline`).
     private let reader: Mutex<TraceReader?>
     let batchSize: Int
-    let channel: BatchChannel
+    let batches: BoundedQueue<([MonitorEvent], TraceReadCounters)>
+    private let ending = Mutex<Result<TraceReplayResult, any Error>>(.failure(ReplayCancelled()))
 
     init(reader: sending TraceReader, batchSize: Int, queueDepth: Int) {
         self.reader = Mutex(reader)
         self.batchSize = batchSize
-        channel = BatchChannel(depth: queueDepth)
+        batches = BoundedQueue(capacity: queueDepth)
     }
+
+    /// What the parsing thread ended with; read after it has been joined.
+    var outcome: Result<TraceReplayResult, any Error> { ending.withLock { $0 } }
 
     private func takeReader() -> TraceReader {
         let taken = reader.withLock { r in
@@ -156,11 +149,12 @@ private final class ReplayJob: Sendable {
         let reader = takeReader()
         let outcome = Result<TraceReplayResult, any Error> {
             try Self.readBatches(reader, batchSize: batchSize) { events, counters in
-                guard channel.send(.batch(events, counters)) else { throw ReplayCancelled() }
+                guard batches.put((events, counters)) else { throw ReplayCancelled() }
             }
             return Self.result(of: reader)
         }
-        channel.finish(outcome)
+        ending.withLock { $0 = outcome }
+        batches.finish()
     }
 
     /// The fallback without a thread: the same batches, straight to `body`.
@@ -210,105 +204,3 @@ private final class ReplayJob: Sendable {
 
 /// The parsing thread stops: the caller's `body` threw.
 private struct ReplayCancelled: Error {}
-
-/// The bounded hand-over from the parsing thread to the caller: at most `depth` batches wait,
-/// then the producer blocks; the end message never blocks.
-private final class BatchChannel: Sendable {
-    enum Message: Sendable {
-        case batch([MonitorEvent], TraceReadCounters)
-        case end(Result<TraceReplayResult, any Error>)
-    }
-
-    private struct State {
-        var queue: [Message] = []
-        var cancelled = false
-    }
-
-    private let state = Mutex(State())
-    /// Messages waiting.
-    private let waiting = DispatchSemaphore(value: 0)
-    /// Room for batches.
-    private let room = DispatchSemaphore(value: 0)
-
-    init(depth: Int) {
-        // Signalled up from 0, not created with `value: depth`: libdispatch traps when a
-        // semaphore is freed below its initial value, as `room` is after a cancelled replay.
-        for _ in 0..<depth { room.signal() }
-    }
-
-    /// Producer: blocks while the queue is full. False once the consumer has cancelled.
-    func send(_ message: Message) -> Bool {
-        room.wait()
-        let accepted = state.withLock { s in
-            if s.cancelled { return false }
-            s.queue.append(message)
-            return true
-        }
-        if accepted { waiting.signal() }
-        return accepted
-    }
-
-    /// Producer: the last message; never blocks.
-    func finish(_ outcome: Result<TraceReplayResult, any Error>) {
-        state.withLock { $0.queue.append(.end(outcome)) }
-        waiting.signal()
-    }
-
-    /// Consumer: blocks until a message arrives.
-    func receive() -> Message {
-        waiting.wait()
-        // At most `depth + 1` messages: removing the first is cheap.
-        let message = state.withLock { $0.queue.removeFirst() }
-        if case .batch = message { room.signal() }
-        return message
-    }
-
-    /// Consumer: the producer stops at its next `send` (woken if it waits for room).
-    func cancel() {
-        state.withLock { $0.cancelled = true }
-        room.signal()
-    }
-}
-
-// MARK: - The thread
-
-/// A joinable POSIX thread running one closure.
-private struct ProducerThread {
-    private let id: pthread_t
-
-    /// The closure travels to the thread as a retained object pointer, released there.
-    private final class Entry: Sendable {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-
-    /// Nil when the system has no thread to give (EAGAIN).
-    static func start(_ body: @escaping @Sendable () -> Void) -> ProducerThread? {
-        let context = Unmanaged.passRetained(Entry(body)).toOpaque()
-        #if canImport(Darwin)
-        var id: pthread_t?
-        #else
-        var id = pthread_t()
-        #endif
-        let rc = pthread_create(&id, nil, { ProducerThread.main($0) }, context)
-        guard rc == 0 else {
-            Unmanaged<Entry>.fromOpaque(context).release()
-            return nil
-        }
-        #if canImport(Darwin)
-        return ProducerThread(id: id!)
-        #else
-        return ProducerThread(id: id)
-        #endif
-    }
-
-    private static func main(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-        guard let context else { return nil }
-        Unmanaged<Entry>.fromOpaque(context).takeRetainedValue().body()
-        return nil
-    }
-
-    func join() {
-        _ = pthread_join(id, nil)
-    }
-}

@@ -13,6 +13,9 @@ public final class RecordingTap: EventSource {
         let start = events.count
         let more = try upstream.poll(until: until, limit: limit, into: &events)
         for e in events[start...] { try writer.write(e) }
+        // Idle sources still get their last records written within the writer's interval.
+        try writer.flushIfDue()
+        if !more { try writer.flush() }
         return more
     }
 
@@ -20,5 +23,10 @@ public final class RecordingTap: EventSource {
 
     public var status: SourceStatus { upstream.status }
 
+    public var clock: SourceClock { upstream.clock }
+
     public var recordsWritten: UInt64 { writer.recordsWritten }
+
+    /// Writes the records still buffered (before the process exits).
+    public func flush() throws { try writer.flush() }
 }

@@ -19,6 +19,8 @@ public final class SimulatorSource: EventSource {
 
     public func peekNextTime() throws -> EventTime? { simulator.peekNextTime() }
 
+    public var clock: SourceClock { .simulator }
+
     public var status: SourceStatus {
         SourceStatus(kind: .demo, name: name, position: simulator.phase, lines: simulator.eventsDelivered,
                      finished: finished)

@@ -60,6 +60,9 @@ public final class TraceReplaySource: EventSource {
     public var skippedLines: UInt64 { reader.counters.skipped }
     public var counters: TraceReadCounters { reader.counters }
 
+    /// A replay keeps the trace's own clock (boot, mono, counter or wall, as the trace was taken).
+    public var clock: SourceClock { .trace }
+
     public var status: SourceStatus {
         .replay(name: reader.name, counters: reader.counters, finished: exhausted && lookahead == nil)
     }

@@ -20,7 +20,7 @@ public struct PoolWhatIf: Sendable, Hashable {
 /// O(1) per conversion; memory bounded by `maxTracked` entries (stale entries are dropped first),
 /// so a hostile guest cannot grow it.
 public struct ChurnTracker: Sendable {
-    struct Entry: Sendable {
+    struct Entry: Sendable, Codable {
         var pages: UInt64
         var sharedAt: EventTime
         var isShared: Bool
@@ -66,9 +66,9 @@ public struct ChurnTracker: Sendable {
             let isNew = entries[key] == nil
             if e.isShared && e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages) }
             e.pages = n; e.sharedAt = c.time; e.isShared = true
-            e.outstandingAtShare = outstandingPoolable + n
+            e.outstandingAtShare = outstandingPoolable.addingSaturating(n)
             e.inPool = e.flips > 0 && n <= poolableMaxPages
-            if e.inPool { outstandingPoolable += n }
+            if e.inPool { outstandingPoolable.addSaturating(n) }
             entries[key] = e
             if isNew && entries.count > maxTracked { prune(now: c.time) }
             return 0
@@ -84,7 +84,7 @@ public struct ChurnTracker: Sendable {
             var flipped: UInt64 = 0
             if c.time - e.sharedAt <= window && e.pages == n {
                 e.flips += 1; e.lastFlip = c.time
-                totalFlips += 1; totalFlippedPages += n
+                totalFlips += 1; totalFlippedPages.addSaturating(n)
                 flipped = n
                 if n <= poolableMaxPages {
                     for (i, k) in Self.poolSizes.enumerated() where e.outstandingAtShare <= k { avoided[i] += 2 }
@@ -116,7 +116,7 @@ public struct ChurnTracker: Sendable {
             let minimum: UInt64 = bits >= 64 ? .max : UInt64(1) << bits
             entries = entries.filter { $0.value.flips >= minimum }
         }
-        outstandingPoolable = entries.values.reduce(0) { $0 + ($1.inPool ? $1.pages : 0) }
+        outstandingPoolable = entries.values.reduce(0) { $0.addingSaturating($1.inPool ? $1.pages : 0) }
     }
 
     /// The `limit` most-flipped buffers, most flips first. O(tracked).
@@ -138,10 +138,10 @@ public struct ChurnTracker: Sendable {
     public func flips(startingIn range: PageRange) -> UInt64 {
         if range.count < 64 {
             var s: UInt64 = 0
-            for p in range.lower..<range.upper { s += entries[p]?.flips ?? 0 }
+            for p in range.lower..<range.upper { s.addSaturating(entries[p]?.flips ?? 0) }
             return s
         }
-        return entries.reduce(0) { range.contains($1.key) ? $0 + $1.value.flips : $0 }
+        return entries.reduce(0) { range.contains($1.key) ? $0.addingSaturating($1.value.flips) : $0 }
     }
 
     public var trackedBuffers: Int { entries.count }
@@ -189,5 +189,47 @@ public struct FlipIndex: Sendable {
     /// Flips of buffers starting inside `range`.
     public func flips(in range: PageRange) -> UInt64 {
         prefix[lowerBound(range.upper)] - prefix[lowerBound(range.lower)]
+    }
+}
+
+extension ChurnTracker: Codable {
+    enum CodingKeys: String, CodingKey {
+        case window, maxTracked, poolableMaxPages, entries, outstandingPoolable, totalFlips, totalFlippedPages
+        case prunedUnflipped, avoided
+    }
+
+    /// A tracked buffer with its first page, for the entries list in address order.
+    private struct KeyedEntry: Codable {
+        var first: UInt64
+        var entry: Entry
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(window: try c.decode(EventTime.self, forKey: .window), maxTracked: try c.decode(Int.self, forKey: .maxTracked),
+                  poolableMaxPages: try c.decode(UInt64.self, forKey: .poolableMaxPages))
+        let list = try c.decode([KeyedEntry].self, forKey: .entries)
+        avoided = try c.decode([UInt64].self, forKey: .avoided)
+        guard avoided.count == Self.poolSizes.count, maxTracked >= 1, list.count <= maxTracked else {
+            throw DecodingError.invalid("churn table out of range", at: c.codingPath)
+        }
+        entries = Dictionary(list.map { ($0.first, $0.entry) }, uniquingKeysWith: { _, last in last })
+        outstandingPoolable = try c.decode(UInt64.self, forKey: .outstandingPoolable)
+        totalFlips = try c.decode(UInt64.self, forKey: .totalFlips)
+        totalFlippedPages = try c.decode(UInt64.self, forKey: .totalFlippedPages)
+        prunedUnflipped = try c.decode(UInt64.self, forKey: .prunedUnflipped)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(window, forKey: .window)
+        try c.encode(maxTracked, forKey: .maxTracked)
+        try c.encode(poolableMaxPages, forKey: .poolableMaxPages)
+        try c.encode(entries.sorted { $0.key < $1.key }.map { KeyedEntry(first: $0.key, entry: $0.value) }, forKey: .entries)
+        try c.encode(outstandingPoolable, forKey: .outstandingPoolable)
+        try c.encode(totalFlips, forKey: .totalFlips)
+        try c.encode(totalFlippedPages, forKey: .totalFlippedPages)
+        try c.encode(prunedUnflipped, forKey: .prunedUnflipped)
+        try c.encode(avoided, forKey: .avoided)
     }
 }

@@ -23,14 +23,14 @@ public struct PageRange: Hashable, Sendable, CustomStringConvertible {
 
     /// The pages `first ..< first + count`, clamped to the end of the 64-bit space.
     public init(first: UInt64, count: UInt64) {
-        let upper = count > PageRange.maxPage - min(first, PageRange.maxPage)
-            ? PageRange.maxPage : first + count
-        self.init(lower: min(first, PageRange.maxPage), upper: upper)
+        let lower = min(first, PageRange.maxPage)
+        self.init(lower: lower, upper: count > PageRange.maxPage - lower ? PageRange.maxPage : lower + count)
     }
 
     public var count: UInt64 { upper - lower }
     public var isEmpty: Bool { lower == upper }
-    public var byteCount: UInt64 { count &<< GuestPage.shift }  // wraps only for the full 2^64 space
+    /// Saturates at `UInt64.max` for the full 2^64-byte space.
+    public var byteCount: UInt64 { GuestPage.bytes(count) }
     public func contains(_ page: UInt64) -> Bool { page >= lower && page < upper }
     public func overlaps(_ other: PageRange) -> Bool { lower < other.upper && other.lower < upper }
     public func clamped(to other: PageRange) -> PageRange {
@@ -53,6 +53,7 @@ public enum ByteFormat {
         let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
         var v = bytes, i = 0
         while abs(v) >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
+        guard v.isFinite else { return formatFixed(v, digits: 0) + " " + units[i] }
         if i == 0 { return "\(Int(v)) B" }
         let digits = v >= 100 ? 0 : (v >= 10 ? 1 : 2)
         return formatFixed(v, digits: digits) + " " + units[i]
@@ -65,6 +66,8 @@ public enum ByteFormat {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         let scaled = (abs(value) * scale).rounded()
+        // Past 2^63 there are no fraction digits to show, and UInt64(scaled) would trap.
+        guard scaled < 9.2e18 else { return value.description }
         let sign = value < 0 && scaled != 0 ? "-" : ""
         if digits == 0 { return sign + String(UInt64(scaled)) }
         let s = UInt64(scaled)

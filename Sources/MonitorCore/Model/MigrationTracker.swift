@@ -1,6 +1,6 @@
 /// One pass as the monitor understood it: the source's own figures where it reports them, and
 /// the encryption-state changes the monitor observed itself between two resyncs.
-public struct MigrationPassSummary: Sendable, Hashable {
+public struct MigrationPassSummary: Sendable, Hashable, Codable {
     public var pass: Int
     public var time: EventTime
     /// The source's record of the pass (simulator, recording); nil for QMP, which has none.
@@ -65,3 +65,6 @@ extension SharedRegionMap {
         return a.sharedPages + b.sharedPages - 2 * both
     }
 }
+
+/// Serialisable as it is (the daemon journals it); synthesised, so every stored field travels.
+extension MigrationTracker: Codable {}

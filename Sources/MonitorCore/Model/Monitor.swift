@@ -15,14 +15,14 @@ public struct MonitorConfiguration: Sendable {
 }
 
 /// A conversion that recently changed the map, for highlighting cells.
-public struct RecentChange: Sendable, Hashable {
+public struct RecentChange: Sendable, Hashable, Codable {
     public var pages: PageRange
     public var time: EventTime
     public var direction: ConversionDirection
 }
 
 /// A cumulative kernel counter and its rate over the last update interval.
-public struct KernelCounter: Sendable, Hashable {
+public struct KernelCounter: Sendable, Hashable, Codable {
     public var name: String
     public var value: UInt64
     public var perSecond: Double
@@ -43,7 +43,7 @@ public struct TrackingCost: Sendable, Hashable {
 }
 
 /// Running totals since tracking began (or the last reset of rates).
-public struct MonitorTotals: Sendable, Hashable {
+public struct MonitorTotals: Sendable, Hashable, Codable {
     public var events: UInt64 = 0
     public var conversions: UInt64 = 0
     public var toShared: UInt64 = 0
@@ -56,6 +56,8 @@ public struct MonitorTotals: Sendable, Hashable {
     public var rejectedByReason: [RejectionReason: UInt64] = [:]
     public var otherHypercalls: UInt64 = 0
     public var lostEvents: UInt64 = 0
+    /// Events refused because their time was not finite or beyond `Monitor.timeLimit`.
+    public var rejectedTimes: UInt64 = 0
     /// Conversions by the interface they were seen on, indexed by `ConversionPath.rawValue`
     /// (an array: a dictionary update per event showed in replay profiles).
     public var conversionsByPath = [UInt64](repeating: 0, count: ConversionPath.allCases.count)
@@ -89,21 +91,39 @@ public struct Monitor: Sendable {
         churn = ChurnTracker(window: configuration.churnWindow)
     }
 
-    /// Milliseconds since tracking began, saturating: the stamp stored per region.
+    /// Region stamps count tenths of a second since tracking began: a UInt32 lasts 13.6 years
+    /// of uptime (milliseconds lasted 49.7 days) at the same 24 bytes a region.
+    public static let stampsPerSecond: EventTime = 10
+
+    /// Largest event time magnitude accepted (2^61 s): beyond it no clock is plausible, and
+    /// differences of accepted times always fit the Int64 seconds of the rate buckets.
+    public static let timeLimit: EventTime = 0x1p61
+
+    /// Whether the model takes events at time `t`.
+    public static func isUsableTime(_ t: EventTime) -> Bool { t.isFinite && abs(t) <= timeLimit }
+
+    /// Tenths of a second since tracking began, saturating: the stamp stored per region.
     @inline(__always)
     func stamp(_ t: EventTime) -> UInt32 {
-        let ms = (t - (origin ?? t)) * 1000
-        return ms <= 0 ? 0 : (ms >= Double(UInt32.max) ? UInt32.max : UInt32(ms))
+        let ticks = (t - (origin ?? t)) * Self.stampsPerSecond
+        return ticks > 0 ? (ticks < Double(UInt32.max) ? UInt32(ticks) : UInt32.max) : 0
     }
 
     /// Event time of a region stamp.
-    public func time(ofStamp s: UInt32) -> EventTime { (origin ?? 0) + Double(s) / 1000 }
+    public func time(ofStamp s: UInt32) -> EventTime { (origin ?? 0) + Double(s) / Self.stampsPerSecond }
 
+    /// Whole seconds since tracking began (times are within `timeLimit`, so this fits).
     @inline(__always)
     private func second(_ t: EventTime) -> Int64 { Int64(((t - (origin ?? t))).rounded(.down)) }
 
+    /// Applies one event. An event whose time is not usable (`isUsableTime`) changes nothing but
+    /// `totals.rejectedTimes`.
     public mutating func apply(_ event: MonitorEvent) {
         let t = event.time
+        guard Self.isUsableTime(t) else {
+            totals.rejectedTimes.addSaturating(1)
+            return
+        }
         if origin == nil { origin = t }
         if t > now { now = t }
         totals.events += 1
@@ -123,7 +143,7 @@ public struct Monitor: Sendable {
             if let old, t > old.time, value >= old.value { rate = Double(value - old.value) / (t - old.time) }
             counters[name] = KernelCounter(name: name, value: value, perSecond: old == nil ? 0 : rate, time: t)
         case .layout(let l):
-            layout = l
+            layout = l.normalized()
         case .migrationProgress(let p):
             migration.progress(p, current: regions)
         case .migrationPass(let r):
@@ -131,7 +151,7 @@ public struct Monitor: Sendable {
         case .marker(_, let text):
             lastMarker = text
         case .lostEvents(_, let n):
-            totals.lostEvents += n
+            totals.lostEvents.addSaturating(n)
         }
     }
 
@@ -141,22 +161,24 @@ public struct Monitor: Sendable {
         switch c.direction {
         case .toShared:
             changed = regions.markShared(c.pages, stamp: s)
-            totals.toShared += 1; totals.pagesToShared += c.pages.count
+            totals.toShared += 1; totals.pagesToShared.addSaturating(c.pages.count)
         case .toPrivate:
             changed = regions.markPrivate(c.pages, stamp: s)
-            totals.toPrivate += 1; totals.pagesToPrivate += c.pages.count
+            totals.toPrivate += 1; totals.pagesToPrivate.addSaturating(c.pages.count)
         }
         totals.conversions += 1
-        totals.pagesChanged += changed
+        totals.pagesChanged.addSaturating(changed)
         totals.conversionsByPath[Int(c.path.rawValue)] += 1
         let flipped = churn.observe(c)
         let n = c.pages.count
         let dir = c.direction
         rates.record(second: second(c.time)) { b in
-            if dir == .toShared { b.callsToShared += 1; b.pagesToShared += n } else { b.callsToPrivate += 1; b.pagesToPrivate += n }
-            if flipped > 0 { b.flips += 1; b.flippedPages += flipped }
+            if dir == .toShared { b.callsToShared += 1; b.pagesToShared.addSaturating(n) } else { b.callsToPrivate += 1; b.pagesToPrivate.addSaturating(n) }
+            if flipped > 0 { b.flips += 1; b.flippedPages.addSaturating(flipped) }
         }
-        if let o = observedSpan {
+        if c.pages.isEmpty {
+            // Nothing to draw: a range clamped away at the end of the space.
+        } else if let o = observedSpan {
             observedSpan = PageRange(lower: Swift.min(o.lower, c.pages.lower), upper: Swift.max(o.upper, c.pages.upper))
         } else {
             observedSpan = c.pages
@@ -177,6 +199,7 @@ public struct Monitor: Sendable {
 
     /// Lets event time pass without events (idle live sources), so windows decay.
     public mutating func advance(to t: EventTime) {
+        guard Self.isUsableTime(t) else { return }
         if origin == nil { origin = t }
         guard t > now else { return }
         now = t
@@ -194,14 +217,14 @@ public struct Monitor: Sendable {
         if let s = layout?.span { return s }
         guard let o = observedSpan else { return PageRange(lower: 0, upper: 1 << 18) }
         let gib: UInt64 = 1 << 18  // pages per GiB
-        let lo = o.lower / gib * gib
+        let lo = Swift.min(o.lower / gib * gib, PageRange.maxPage - gib)
         let hi = o.upper >= PageRange.maxPage - gib ? PageRange.maxPage : (o.upper + gib - 1) / gib * gib
         return PageRange(lower: lo, upper: Swift.max(hi, lo + gib))
     }
 
     public var trackingCost: TrackingCost {
         let span = guestSpan
-        return TrackingCost(bitmapBytes: (span.count + 7) / 8,
+        return TrackingCost(bitmapBytes: span.count / 8 + (span.count % 8 == 0 ? 0 : 1),
                             rangeListBytes: UInt64(regions.count) * configuration.rangeEntryBytes,
                             regions: regions.count, peakRegions: regions.peakCount,
                             peakRangeListBytes: UInt64(regions.peakCount) * configuration.rangeEntryBytes,
@@ -215,4 +238,62 @@ public struct Monitor: Sendable {
     }
 
     public func snapshot() -> MonitorSnapshot { MonitorSnapshot(self) }
+}
+
+/// The whole model state, versioned: the daemon journals it and `--connect` clients rebuild from
+/// it. A restored model answers every query as the original did and goes on identically.
+extension Monitor: Codable {
+    /// Bumped when a field changes meaning; decoding refuses other versions.
+    public static let stateVersion = 1
+
+    enum CodingKeys: String, CodingKey {
+        case version, configuration, regions, totals, rates, churn, migration, layout, counters, lastMarker
+        case origin, now, observedSpan, recent, recentHead
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let version = try c.decode(Int.self, forKey: .version)
+        guard version == Self.stateVersion else {
+            throw DecodingError.invalid("model state version \(version), this encmon reads \(Self.stateVersion)", at: c.codingPath)
+        }
+        self.init(configuration: try c.decode(MonitorConfiguration.self, forKey: .configuration))
+        regions = try c.decode(SharedRegionMap.self, forKey: .regions)
+        totals = try c.decode(MonitorTotals.self, forKey: .totals)
+        rates = try c.decode(RateTracker.self, forKey: .rates)
+        churn = try c.decode(ChurnTracker.self, forKey: .churn)
+        migration = try c.decode(MigrationTracker.self, forKey: .migration)
+        layout = try c.decodeIfPresent(GuestLayout.self, forKey: .layout)
+        counters = try c.decode([String: KernelCounter].self, forKey: .counters)
+        lastMarker = try c.decodeIfPresent(String.self, forKey: .lastMarker)
+        origin = try c.decodeIfPresent(EventTime.self, forKey: .origin)
+        now = try c.decode(EventTime.self, forKey: .now)
+        observedSpan = try c.decodeIfPresent(PageRange.self, forKey: .observedSpan)
+        recent = try c.decode([RecentChange].self, forKey: .recent)
+        recentHead = try c.decode(Int.self, forKey: .recentHead)
+        guard origin.map(Self.isUsableTime) ?? true, Self.isUsableTime(now),
+              totals.conversionsByPath.count == ConversionPath.allCases.count,
+              recent.count <= configuration.recentChangeLimit, recentHead >= 0, recentHead < Swift.max(1, recent.count) else {
+            throw DecodingError.invalid("model state out of range", at: c.codingPath)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.stateVersion, forKey: .version)
+        try c.encode(configuration, forKey: .configuration)
+        try c.encode(regions, forKey: .regions)
+        try c.encode(totals, forKey: .totals)
+        try c.encode(rates, forKey: .rates)
+        try c.encode(churn, forKey: .churn)
+        try c.encode(migration, forKey: .migration)
+        try c.encodeIfPresent(layout, forKey: .layout)
+        try c.encode(counters, forKey: .counters)
+        try c.encodeIfPresent(lastMarker, forKey: .lastMarker)
+        try c.encodeIfPresent(origin, forKey: .origin)
+        try c.encode(now, forKey: .now)
+        try c.encodeIfPresent(observedSpan, forKey: .observedSpan)
+        try c.encode(recent, forKey: .recent)
+        try c.encode(recentHead, forKey: .recentHead)
+    }
 }

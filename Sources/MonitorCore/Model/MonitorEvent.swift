@@ -3,13 +3,13 @@
 /// original run.
 public typealias EventTime = Double
 
-public enum ConversionDirection: UInt8, Sendable, Hashable {
+public enum ConversionDirection: UInt8, Sendable, Hashable, Codable {
     case toShared
     case toPrivate
 }
 
 /// The interface a conversion was seen on.
-public enum ConversionPath: UInt8, Sendable, Hashable, CaseIterable {
+public enum ConversionPath: UInt8, Sendable, Hashable, CaseIterable, Codable {
     /// `kvm:kvm_hypercall` with nr 12 (KVM_HC_MAP_GPA_RANGE).
     case hypercall
     /// SEV-SNP page-state change through the GHCB MSR protocol (request 0x014).
@@ -54,7 +54,7 @@ public struct Conversion: Sendable, Hashable {
 }
 
 /// Why KVM refuses a KVM_HC_MAP_GPA_RANGE hypercall (arch/x86/kvm/x86.c: -KVM_EINVAL).
-public enum RejectionReason: String, Sendable, Hashable {
+public enum RejectionReason: String, Sendable, Hashable, Codable, CodingKeyRepresentable {
     case unalignedAddress = "unaligned-gpa"
     case zeroPages = "zero-pages"
     case wrapsAround = "range-wraps"
@@ -140,33 +140,44 @@ public enum MonitorEvent: Sendable, Hashable {
 }
 
 /// One range of the guest-physical layout.
-public struct GuestLayoutRange: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable { case ram, hole, mmio, firmware }
+public struct GuestLayoutRange: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable { case ram, hole, mmio, firmware }
     public var pages: PageRange
     public var kind: Kind
     public var name: String
     public init(pages: PageRange, kind: Kind, name: String) { self.pages = pages; self.kind = kind; self.name = name }
 }
 
-public struct GuestLayout: Sendable, Hashable {
+public struct GuestLayout: Sendable, Hashable, Codable {
     public var time: EventTime
     /// Ranges in address order, not overlapping. Pages outside every range are unknown.
     public var ranges: [GuestLayoutRange]
     public init(time: EventTime, ranges: [GuestLayoutRange]) { self.time = time; self.ranges = ranges }
-    /// From the first range's start to the last range's end.
+    /// From the lowest range start to the highest range end (any order of `ranges`).
     public var span: PageRange? {
-        guard let f = ranges.first, let l = ranges.last else { return nil }
-        return PageRange(lower: f.pages.lower, upper: l.pages.upper)
+        guard let lower = ranges.map(\.pages.lower).min(), let upper = ranges.map(\.pages.upper).max() else { return nil }
+        return PageRange(lower: lower, upper: upper)
     }
-    public var ramPages: UInt64 { ranges.filter { $0.kind == .ram }.reduce(0) { $0 + $1.pages.count } }
+    public var ramPages: UInt64 { ranges.filter { $0.kind == .ram }.reduce(0) { $0.addingSaturating($1.pages.count) } }
+
+    /// The ranges in address order without overlaps (a range overlapping an earlier one is left
+    /// out): what the model keeps, whatever order a source sent.
+    public func normalized() -> GuestLayout {
+        var kept: [GuestLayoutRange] = []
+        for r in ranges.sorted(by: { $0.pages.lower < $1.pages.lower }) where !r.pages.isEmpty {
+            if let last = kept.last, last.pages.upper > r.pages.lower { continue }
+            kept.append(r)
+        }
+        return GuestLayout(time: time, ranges: kept)
+    }
 }
 
-public enum MigrationStatus: String, Sendable, Hashable {
+public enum MigrationStatus: String, Sendable, Hashable, Codable {
     case none, setup, active, precopy = "pre-copy", stopAndCopy = "stop-and-copy", completed, failed, cancelled
 }
 
 /// Migration state at one moment (QMP `query-migrate`, or the simulator).
-public struct MigrationProgress: Sendable, Hashable {
+public struct MigrationProgress: Sendable, Hashable, Codable {
     public var time: EventTime
     public var status: MigrationStatus
     /// Pre-copy pass number (QMP `dirty-sync-count`); 0 before the first pass.
@@ -195,7 +206,7 @@ public struct MigrationProgress: Sendable, Hashable {
 }
 
 /// Figures of one finished pre-copy pass (or the final stop-and-copy, `isStopAndCopy`).
-public struct MigrationPassRecord: Sendable, Hashable {
+public struct MigrationPassRecord: Sendable, Hashable, Codable {
     public var pass: Int
     public var isStopAndCopy: Bool
     public var startTime: EventTime
@@ -223,5 +234,30 @@ public struct MigrationPassRecord: Sendable, Hashable {
         self.pagesSent = pagesSent; self.sharedPagesSent = sharedPagesSent; self.pagesDirtied = pagesDirtied
         self.pagesResentForEncryption = pagesResentForEncryption; self.pagesChangedState = pagesChangedState
         self.resyncBitmapBytes = resyncBitmapBytes; self.resyncRangeListBytes = resyncRangeListBytes
+    }
+}
+
+extension MonitorEvent {
+    /// The same event with every time in it passed through `convert` (moving a source's clock onto
+    /// the model's). A pass keeps its duration; nil when `convert` refuses a time.
+    public func retimed(_ convert: (EventTime) -> EventTime?) -> MonitorEvent? {
+        guard let t = convert(time) else { return nil }
+        var e = self
+        switch e {
+        case .conversion(var c): c.time = t; e = .conversion(c)
+        case .rejected(var r): r.time = t; e = .rejected(r)
+        case .otherHypercall(_, let n): e = .otherHypercall(time: t, number: n)
+        case .counter(_, let name, let v): e = .counter(time: t, name: name, value: v)
+        case .layout(var l): l.time = t; e = .layout(l)
+        case .migrationProgress(var p): p.time = t; e = .migrationProgress(p)
+        case .migrationPass(var p):
+            let duration = p.endTime - p.startTime
+            p.endTime = t
+            p.startTime = duration.isFinite ? t - duration : t
+            e = .migrationPass(p)
+        case .marker(_, let text): e = .marker(time: t, text: text)
+        case .lostEvents(_, let n): e = .lostEvents(time: t, count: n)
+        }
+        return e
     }
 }

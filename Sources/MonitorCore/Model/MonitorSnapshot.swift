@@ -46,5 +46,5 @@ public struct MonitorSnapshot: Sendable {
     }
 
     /// Event time of a region stamp.
-    public func time(ofStamp s: UInt32) -> EventTime { (trackingSince ?? 0) + Double(s) / 1000 }
+    public func time(ofStamp s: UInt32) -> EventTime { (trackingSince ?? 0) + Double(s) / Monitor.stampsPerSecond }
 }

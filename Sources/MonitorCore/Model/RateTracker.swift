@@ -1,5 +1,5 @@
-/// Counts of one second of event time.
-public struct RateSample: Sendable, Hashable {
+/// Counts of one second of event time. Page counts saturate (`addSaturating`): a guest picks them.
+public struct RateSample: Sendable, Hashable, Codable {
     /// Whole seconds since tracking began.
     public var second: Int64 = 0
     public var callsToShared: UInt64 = 0
@@ -14,10 +14,10 @@ public struct RateSample: Sendable, Hashable {
     public init(second: Int64 = 0) { self.second = second }
 
     mutating func add(_ o: RateSample) {
-        callsToShared += o.callsToShared; callsToPrivate += o.callsToPrivate
-        pagesToShared += o.pagesToShared; pagesToPrivate += o.pagesToPrivate
-        flips += o.flips; flippedPages += o.flippedPages
-        rejected += o.rejected; otherHypercalls += o.otherHypercalls
+        callsToShared.addSaturating(o.callsToShared); callsToPrivate.addSaturating(o.callsToPrivate)
+        pagesToShared.addSaturating(o.pagesToShared); pagesToPrivate.addSaturating(o.pagesToPrivate)
+        flips.addSaturating(o.flips); flippedPages.addSaturating(o.flippedPages)
+        rejected.addSaturating(o.rejected); otherHypercalls.addSaturating(o.otherHypercalls)
     }
 }
 
@@ -119,5 +119,39 @@ public struct RateTracker: Sendable {
     public mutating func reset() {
         ring = Array(repeating: RateSample(), count: historySeconds)
         current = nil; first = nil
+    }
+}
+
+extension RateTracker: Codable {
+    /// A day of one-second buckets: the most a decoded tracker may claim.
+    public static let maxHistorySeconds = 86_400
+
+    enum CodingKeys: String, CodingKey { case historySeconds, ring, current, first }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let history = try c.decode(Int.self, forKey: .historySeconds)
+        let ring = try c.decode([RateSample].self, forKey: .ring)
+        let current = try c.decodeIfPresent(Int64.self, forKey: .current)
+        let first = try c.decodeIfPresent(Int64.self, forKey: .first)
+        // Seconds stay within the model's time limit, so the bucket arithmetic cannot overflow.
+        let limit = Int64(Monitor.timeLimit)
+        let inRange = { (s: Int64?) in s.map { abs($0) <= limit } ?? true }
+        guard history >= 60, history <= Self.maxHistorySeconds, ring.count == history,
+              inRange(current), inRange(first), (current == nil) == (first == nil) else {
+            throw DecodingError.invalid("rate history out of range", at: c.codingPath)
+        }
+        self.init(historySeconds: history)
+        self.ring = ring
+        self.current = current
+        self.first = first
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(historySeconds, forKey: .historySeconds)
+        try c.encode(ring, forKey: .ring)
+        try c.encodeIfPresent(current, forKey: .current)
+        try c.encodeIfPresent(first, forKey: .first)
     }
 }

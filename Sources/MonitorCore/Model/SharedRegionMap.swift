@@ -1,5 +1,5 @@
 /// One maximal run of shared pages.
-public struct SharedRegion: Hashable, Sendable {
+public struct SharedRegion: Hashable, Sendable, Codable {
     public var pages: PageRange
     /// True when this span was produced by merging neighbours past the region cap: some of its
     /// pages may in truth be private.
@@ -54,6 +54,28 @@ public struct SharedRegionMap: Sendable {
         precondition(regionCap >= 1, "regionCap must be at least 1, got \(regionCap)")
         self.regionCap = regionCap
         self.tree = _RegionTree()
+    }
+
+    /// A map holding exactly `regions` (a snapshot being restored), built bottom-up in O(n)
+    /// with nodes evenly filled. The regions must be in address order, non-empty, neither
+    /// overlapping nor touching, at most `regionCap` of them, and approximate only in an
+    /// approximate map; anything else throws, naming the first offending region.
+    public init(regions: [SharedRegion], regionCap: Int = SharedRegionMap.defaultRegionCap,
+                isApproximate: Bool = false, peakCount: Int = 0) throws(SharedRegionMapLoadError) {
+        guard regionCap >= 1 else { throw .badRegionCap(regionCap) }
+        guard regions.count <= regionCap else { throw .overCap(count: regions.count, regionCap: regionCap) }
+        var previousEnd: UInt64?
+        for (i, r) in regions.enumerated() {
+            if r.pages.isEmpty { throw .emptyRegion(index: i) }
+            if let p = previousEnd, p >= r.pages.lower { throw .outOfOrder(index: i) }
+            if r.isApproximate && !isApproximate { throw .approximateRegionInExactMap(index: i) }
+            previousEnd = r.pages.upper
+        }
+        self.regionCap = regionCap
+        self.isApproximate = isApproximate
+        self.peakCount = Swift.max(peakCount, regions.count)
+        tree = _RegionTree(bulk: regions)
+        _checkInvariantsAfterMutation()
     }
 
     /// The number of regions. O(1).
@@ -468,6 +490,25 @@ private func _moveEntries(_ kind: _NodeKind, from src: UnsafeMutableRawPointer, 
     }
 }
 
+/// Why `SharedRegionMap(regions:)` refused its input.
+public enum SharedRegionMapLoadError: Error, Sendable, Hashable, CustomStringConvertible {
+    case badRegionCap(Int)
+    case overCap(count: Int, regionCap: Int)
+    case emptyRegion(index: Int)
+    case outOfOrder(index: Int)
+    case approximateRegionInExactMap(index: Int)
+
+    public var description: String {
+        switch self {
+        case .badRegionCap(let c): "region cap \(c) is below 1"
+        case .overCap(let n, let c): "\(n) regions exceed the region cap \(c)"
+        case .emptyRegion(let i): "region \(i) is empty"
+        case .outOfOrder(let i): "region \(i) overlaps, touches or precedes the one before it"
+        case .approximateRegionInExactMap(let i): "region \(i) is approximate in an exact map"
+        }
+    }
+}
+
 // MARK: - Tree
 
 /// The B+tree behind `SharedRegionMap`: owns every node and frees them in `deinit`.
@@ -548,6 +589,52 @@ final class _RegionTree: @unchecked Sendable {
             inner.children[i] = clone(inner.children[i], level: level - 1, previousLeaf: &previousLeaf)
         }
         return inner.raw
+    }
+
+    /// A tree holding `regions` (sorted, disjoint and not touching: the caller checked), leaves
+    /// and inner nodes filled evenly so that every fill bound holds. O(n).
+    convenience init(bulk regions: [SharedRegion]) {
+        self.init()
+        guard !regions.isEmpty else { return }
+        root.deallocate()
+        var nodes: [UnsafeMutableRawPointer] = []
+        let leafCount = (regions.count + _Leaf.capacity - 1) / _Leaf.capacity
+        var taken = 0
+        var previous: _Leaf?
+        for k in 0..<leafCount {
+            let n = (regions.count - taken) / (leafCount - k)
+            let leaf = _Leaf.allocate()
+            for j in 0..<n {
+                leaf.set(j, regions[taken + j])
+                sharedPages &+= regions[taken + j].pages.count
+            }
+            leaf.count = n
+            taken += n
+            previous?.next = leaf.raw
+            previous = leaf
+            nodes.append(leaf.raw)
+        }
+        count = regions.count
+        leafNodes = leafCount
+        var level = 0
+        while nodes.count > 1 {
+            let parentCount = (nodes.count + _Inner.capacity - 1) / _Inner.capacity
+            var parents: [UnsafeMutableRawPointer] = []
+            var used = 0
+            for k in 0..<parentCount {
+                let n = (nodes.count - used) / (parentCount - k)
+                let parent = _Inner.allocate()
+                for i in 0..<n { setEntry(parent, i, child: nodes[used + i], level: level) }
+                parent.count = n
+                used += n
+                parents.append(parent.raw)
+            }
+            innerNodes += parentCount
+            nodes = parents
+            level += 1
+        }
+        root = nodes[0]
+        height = level
     }
 
     var firstLeaf: UnsafeMutableRawPointer {

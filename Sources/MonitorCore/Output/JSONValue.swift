@@ -85,7 +85,7 @@ public indirect enum JSONValue: Sendable, Hashable {
 
 extension String {
     var trimmingTrailingZeros: String {
-        guard contains(".") else { return self }
+        guard contains("."), !contains("e") else { return self }
         var s = self
         while s.hasSuffix("0") { s.removeLast() }
         if s.hasSuffix(".") { s.removeLast() }

@@ -29,13 +29,13 @@ public enum MonitorSummary {
             ("otherHypercalls", .uint(t.otherHypercalls)),
             ("skipped", .uint(source.skippedLines)),
             ("malformed", .uint(source.malformedLines)),
-            ("lostEvents", .uint(t.lostEvents + source.droppedEvents)),
+            ("lostEvents", .uint(t.lostEvents.addingSaturating(source.droppedEvents))),
             ("firstEventTime", s.trackingSince.map { .double($0) } ?? .null),
             ("lastEventTime", .double(s.time)),
             ("guestSpan", .object([("start", .string(Hex.address(s.guestSpan.lower << GuestPage.shift))),
                                    ("pages", .uint(s.guestSpan.count))])),
             ("sharedPages", .uint(s.regions.sharedPages)),
-            ("sharedBytes", .uint(s.regions.sharedPages << GuestPage.shift)),
+            ("sharedBytes", .uint(GuestPage.bytes(s.regions.sharedPages))),
             ("regionCount", .int(Int64(s.regions.count))),
             ("approximate", .bool(s.regions.isApproximate)),
             ("rates", .array(s.rates.map(rate))),
@@ -138,9 +138,9 @@ public enum MonitorSummary {
             "\(t.rejected) (" + t.rejectedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + ")")
         if t.otherHypercalls > 0 { row("other hypercalls", "\(t.otherHypercalls)") }
         if t.lostEvents + source.droppedEvents > 0 { row("lost events", "\(t.lostEvents + source.droppedEvents)") }
-        row("shared now", "\(ByteFormat.human(s.regions.sharedPages << GuestPage.shift)) in \(s.regions.count) regions"
+        row("shared now", "\(ByteFormat.human(GuestPage.bytes(s.regions.sharedPages))) in \(s.regions.count) regions"
             + (s.regions.isApproximate ? " (APPROXIMATE: region cap reached)" : ""))
-        row("guest span", "\(s.guestSpan) (\(ByteFormat.human(s.guestSpan.count << GuestPage.shift)))")
+        row("guest span", "\(s.guestSpan) (\(ByteFormat.human(s.guestSpan.byteCount)))")
         for f in s.rates {
             row("rate over \(f.window) s", "\(fmt(f.calls)) calls/s, \(fmt(f.pages)) pages/s, \(fmt(f.flips)) flips/s")
         }

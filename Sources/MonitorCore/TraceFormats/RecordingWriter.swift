@@ -1,13 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemLibc
 
-/// Appends events to an encmon recording (`RecordingFormat`), one `write(2)` per record on an
-/// `O_APPEND` descriptor, so a crash loses at most the record being written.
+/// Appends events to an encmon recording (`RecordingFormat`) on an `O_APPEND` descriptor. Records
+/// collect in a buffer written when it holds `bufferBytes`, when `flushInterval` seconds have
+/// passed since the last write (checked on every record and by `flushIfDue`, which a tap calls
+/// on every poll), and on `flush`, `close` and deinit: a crash loses at most that second.
 ///
 /// A new or empty file gets the header line first; a non-empty file must already be a recording
 /// (appending continues it). A class because it owns the file descriptor.
@@ -15,11 +11,16 @@ public final class RecordingWriter {
     public let path: String
     private var fd: Int32
     public private(set) var recordsWritten: UInt64 = 0
+    public static let bufferBytes = 64 * 1024
+    public let flushInterval: Double
+    private var buffer: [UInt8] = []
+    private var lastFlush = SourceClock.monotonicNow()
 
     /// Opens (creating with mode 0644) `path` for appending. `truncate` empties an existing file
     /// first. `comment` lines go under the header of a new recording.
-    public init(path: String, truncate: Bool = false, comment: String? = nil) throws {
+    public init(path: String, truncate: Bool = false, comment: String? = nil, flushInterval: Double = 1) throws {
         self.path = path
+        self.flushInterval = flushInterval
         var flags = O_WRONLY | O_APPEND | O_CREAT
         if truncate { flags |= O_TRUNC }
         switch TraceFile.open(path, flags: flags, mode: 0o644) {
@@ -39,21 +40,41 @@ public final class RecordingWriter {
         }
     }
 
-    deinit { if fd >= 0 { TraceFile.close(fd) } }
+    deinit { close() }
 
-    /// Appends one event.
+    /// Appends one event (to the buffer; see the type's documentation for when it is written).
     public func write(_ event: MonitorEvent) throws {
-        try writeLine(RecordingFormat.encode(event) + "\n")
+        guard fd >= 0 else { throw TraceFileError.cannotWrite(path: path, errno: EBADF) }
+        buffer.append(contentsOf: (RecordingFormat.encode(event) + "\n").utf8)
         recordsWritten += 1
+        if buffer.count >= Self.bufferBytes { try flush() } else { try flushIfDue() }
     }
 
     /// Appends `#` comment lines (one per line of `text`).
     public func writeComment(_ text: String) throws {
+        try flush()
         try writeLine(Self.commentLines(text))
     }
 
-    /// Closes the file; later writes fail with EBADF.
+    /// Writes the buffer when `flushInterval` has passed since the last write.
+    public func flushIfDue() throws {
+        guard !buffer.isEmpty, SourceClock.monotonicNow() - lastFlush >= flushInterval else { return }
+        try flush()
+    }
+
+    /// Writes every buffered record.
+    public func flush() throws {
+        lastFlush = SourceClock.monotonicNow()
+        guard !buffer.isEmpty else { return }
+        guard fd >= 0 else { throw TraceFileError.cannotWrite(path: path, errno: EBADF) }
+        let result = buffer.withUnsafeBytes { TraceFile.writeAll(fd, $0) }
+        buffer.removeAll(keepingCapacity: true)
+        if case .failure(let e) = result { throw TraceFileError.cannotWrite(path: path, errno: e.code) }
+    }
+
+    /// Writes what is buffered and closes the file; later writes fail with EBADF.
     public func close() {
+        try? flush()
         if fd >= 0 { TraceFile.close(fd) }
         fd = -1
     }

@@ -260,8 +260,10 @@ struct TraceLineBytes {
         let seconds = Int64(Self.daysFromCivil(year: y, month: mo, day: d)) * 86_400 + Int64(h * 3600 + mi * 60 + s)
         guard seconds >= 0 else { return nil }
         let scale = Self.powerOfTen(fracDigits)
-        let total = UInt64(seconds) * scale + frac
-        let t = total < (1 << 53) ? Double(total) / Double(scale) : Double(seconds) + Double(frac) / Double(scale)
+        // Exact as one division while it fits 53 bits; a year-9999 date with 12 fraction digits does not.
+        let (m, o1) = UInt64(seconds).multipliedReportingOverflow(by: scale)
+        let (total, o2) = m.addingReportingOverflow(frac)
+        let t = !o1 && !o2 && total < (1 << 53) ? Double(total) / Double(scale) : Double(seconds) + Double(frac) / Double(scale)
         return (t, j + 1)
     }
 

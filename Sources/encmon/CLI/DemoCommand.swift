@@ -80,10 +80,13 @@ extension EncmonCommand {
         func run() throws {
             let configuration = try simulatorConfiguration()
             var source: any EventSource = try SimulatorSource(configuration: configuration)
+            var tap: RecordingTap?
             if let record {
                 do {
                     let writer = try RecordingWriter(path: record, comment: "encmon \(encmonVersion) demo --scenario \(configuration.scenario.rawValue) --seed \(configuration.seed) --mem \(configuration.memBytes)")
-                    source = RecordingTap(source, writer: writer)
+                    let recording = RecordingTap(source, writer: writer)
+                    tap = recording
+                    source = recording
                 } catch {
                     throw CommandFailure(message: "--record: \(error)", exitCode: 73)
                 }
@@ -105,6 +108,8 @@ extension EncmonCommand {
             var options = display.sessionOptions
             options.speed = try SpeedArgument.parse(speed)
             let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
+            // The recording's buffer is written before a signal's exit skips deinit.
+            try tap?.flush()
             try outcome.exitIfSignalled()
         }
     }

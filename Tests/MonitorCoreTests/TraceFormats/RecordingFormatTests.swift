@@ -13,7 +13,7 @@ typealias TraceFormatsRandom = SplitMix64
         case 0: return Double(g.next() % 100_000) / 1_000_000 + Double(g.next() % 100_000)
         case 1: return Double(bitPattern: g.next() & 0x7fef_ffff_ffff_ffff)  // any finite positive
         case 2: return -Double(bitPattern: g.next() & 0x7fef_ffff_ffff_ffff)
-        case 3: return [0, -0.0, 1e-300, 5e-324, .infinity, -.infinity, 1e22, 0.1][Int(g.next() % 8)]
+        case 3: return [0, -0.0, 1e-300, .leastNonzeroMagnitude, .infinity, -.infinity, 1e22, 0.1][Int(g.next() % 8)]
         default: return Double(g.next() % 1_000_000_000) / 1000
         }
     }

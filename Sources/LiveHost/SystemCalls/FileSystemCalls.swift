@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// The file-system calls discovery needs on /proc and /run: each a thin wrapper with a typed error.
+public enum FileSystemCalls {
+    /// readlink(2): the link's target (`anon_inode:kvm-vm`, `/dev/kvm`, ...).
+    public static func readLink(_ path: String) throws(SystemCallError) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = try retryingOnInterrupt("readlink \(path)") { Glibc.readlink(path, &buffer, buffer.count - 1) }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The entry names of a directory, without `.` and `..`, in no particular order.
+    public static func listDirectory(_ path: String) throws(SystemCallError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemCallError(call: "opendir \(path)", errno: Glibc.errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The whole file (procfs and small status files).
+    public static func readFile(_ path: String, limit: Int = 1 << 24) throws(SystemCallError) -> [UInt8] {
+        try OwnedFileDescriptor.openReadOnly(path).readToEnd(what: path, limit: limit)
+    }
+
+    /// True when `path` exists (stat(2) succeeds), whatever it is.
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+}
