@@ -1,8 +1,8 @@
 import MonitorCore
 
-/// `encmon --connect SOCKET`: one process's events from the daemon, from the process's start
-/// (the daemon's journal) on, then live. The viewer's own model rebuilds from them, so it shows
-/// what a viewer attached at the VM's start would show.
+/// `encmon --connect SOCKET`: one process as the daemon tracks it. The subscription starts with the
+/// daemon's model state (`initialModel`, which holds everything since the daemon first saw the
+/// process), then delivers every event, so the viewer's model goes on exactly as the daemon's.
 public final class DaemonClientSource: EventSource {
     private let connection: DaemonConnection
     private let requestID: Int64 = 1
@@ -14,6 +14,8 @@ public final class DaemonClientSource: EventSource {
     /// True once the history has arrived and updates are live.
     public private(set) var isCaughtUp = false
     public private(set) var status: SourceStatus
+    /// The daemon's model at the moment of subscribing: the viewer starts from it.
+    public let initialModel: Monitor
 
     /// Connects and subscribes to `vm`; with nil, to the only tracked process (an error names
     /// the choices when there are several).
@@ -34,6 +36,8 @@ public final class DaemonClientSource: EventSource {
         let reply = try connection.request(DaemonRequest(id: requestID, operation: .subscribe, vm: selector))
         guard let vmInfo = reply.vm else { throw DaemonClientError.protocolViolation(path: socketPath, reason: "subscribe reply without vm") }
         info = vmInfo
+        guard let model = reply.model else { throw DaemonClientError.protocolViolation(path: socketPath, reason: "subscribe reply without model") }
+        initialModel = model
         incompleteSince = vmInfo.incompleteSince
         status = SourceStatus(kind: .daemon, name: "", position: "")
         updateStatus()
@@ -56,11 +60,11 @@ public final class DaemonClientSource: EventSource {
 
     public func peekNextTime() throws -> EventTime? { nil }
 
-    /// Reads until the history has arrived (for `--json`: one summary of the state now).
+    /// Reads until the subscription is live (for `--json`: one summary of the state now).
     public func readHistory(timeoutMilliseconds: Int32 = 30_000) throws {
         while !isCaughtUp && !exited {
             guard try readOne(timeoutMilliseconds: timeoutMilliseconds) else {
-                throw DaemonClientError.protocolViolation(path: connection.path, reason: "history did not arrive within \(timeoutMilliseconds) ms")
+                throw DaemonClientError.protocolViolation(path: connection.path, reason: "subscription not live within \(timeoutMilliseconds) ms")
             }
         }
     }

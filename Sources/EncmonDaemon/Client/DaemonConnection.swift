@@ -48,6 +48,8 @@ public struct DaemonReplyLine: Decodable, Sendable {
     public var vm: VMInfo?
     public var vms: [VMInfo]?
     public var events: [String]?
+    /// The model state a subscription starts from.
+    public var model: Monitor?
     public var live: Bool?
     public var exited: Bool?
 }

@@ -16,6 +16,14 @@ public enum DaemonReply {
         ]).serialized()
     }
 
+    /// The answer to `subscribe`: `{"v":1,"id":N,"ok":true,"vm":{...},"model":MODEL}` where MODEL is
+    /// the model state (MonitorCore's `Monitor` Codable form) the updates continue.
+    public static func subscribed(id: Int64, info: JSONValue, model: [UInt8]) -> [UInt8] {
+        var head = Array(ok(id: id, [("vm", info)]).utf8)
+        head.removeLast()  // the closing brace: the model follows as one more field
+        return head + Array(#","model":"#.utf8) + model + [UInt8(ascii: "}")]
+    }
+
     /// A subscription update: `{"v":1,"id":N,"events":["RECORD", ...]}` with encmon recording lines.
     public static func events(id: Int64, lines: [String]) -> String {
         JSONValue.object([("v", .int(Int64(DaemonRequest.version))), ("id", .int(id)), ("events", .array(lines.map { .string($0) }))]).serialized()

@@ -66,22 +66,15 @@ final class ProtocolHandler: ChannelInboundHandler {
         }
     }
 
-    /// Sends the process's journal (its history since the start, or since the last compaction),
-    /// then every update. Journal writes and updates both happen on this loop, so nothing is
+    /// Sends the model state now, then every update. Both happen on this loop, so nothing is
     /// missed or sent twice between the two.
     private func subscribe(_ p: TrackedProcess, id: Int64, context: ChannelHandlerContext) {
-        let history: [String]
-        do { history = try p.journalLines() } catch {
+        let model: [UInt8]
+        do { model = try p.encodedModel() } catch {
             send(DaemonReply.error(.notFound(id: id, vm: .pid(p.identity.pid))), context: context)
             return
         }
-        send(DaemonReply.ok(id: id, [("vm", DaemonReply.info(p)), ("socket", .string(socketPath))]), context: context, flush: false)
-        var start = 0
-        while start < history.count {
-            let end = min(start + 4096, history.count)
-            send(DaemonReply.events(id: id, lines: Array(history[start..<end])), context: context, flush: false)
-            start = end
-        }
+        send(bytes: DaemonReply.subscribed(id: id, info: DaemonReply.info(p), model: model), context: context, flush: false)
         send(DaemonReply.live(id: id), context: context)
         if p.exited {
             send(DaemonReply.exited(id: id), context: context)
@@ -106,8 +99,12 @@ final class ProtocolHandler: ChannelInboundHandler {
     }
 
     private func send(_ line: String, context: ChannelHandlerContext, flush: Bool = true) {
-        var buffer = context.channel.allocator.buffer(capacity: line.utf8.count + 1)
-        buffer.writeString(line)
+        send(bytes: Array(line.utf8), context: context, flush: flush)
+    }
+
+    private func send(bytes line: [UInt8], context: ChannelHandlerContext, flush: Bool = true) {
+        var buffer = context.channel.allocator.buffer(capacity: line.count + 1)
+        buffer.writeBytes(line)
         buffer.writeInteger(UInt8(ascii: "\n"))
         if !context.channel.isWritable { queuedWhileUnwritable += buffer.readableBytes }
         context.write(wrapOutboundOut(buffer), promise: nil)
@@ -115,7 +112,9 @@ final class ProtocolHandler: ChannelInboundHandler {
     }
 }
 
-/// Replaces the protocol for a peer outside the socket's group: one error reply, then close.
+/// Replaces the protocol for a peer outside the socket's group: one error reply, then close a
+/// little later (closing with the peer's request unread would reset the connection before the
+/// peer reads the reply).
 final class RefusalHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -127,7 +126,9 @@ final class RefusalHandler: ChannelInboundHandler {
         let line = DaemonReply.error(error) + "\n"
         var buffer = context.channel.allocator.buffer(capacity: line.utf8.count)
         buffer.writeString(line)
-        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}

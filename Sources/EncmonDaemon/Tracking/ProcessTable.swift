@@ -45,15 +45,18 @@ public final class ProcessTable {
             let path = stateDirectory + "/" + name
             do {
                 let contents = try ProcessJournal.contents(of: path)
-                if contents.malformed > 0 { warnings.append("\(path): \(contents.malformed) torn line cut off") }
-                let journal = try ProcessJournal(path: path, header: contents.header, maxBytes: journalMaxBytes)
-                let p = TrackedProcess(header: contents.header, journal: journal, configuration: configuration,
-                                       restoring: ProcessJournal.events(contents.lines))
-                if ProcFS.isRunning(contents.header.identity), byPid[contents.header.identity.pid] == nil {
-                    byPid[contents.header.identity.pid] = p
+                warnings += contents.warnings
+                var header = contents.header
+                let stale = contents.state.map { $0.generation > header.generation } ?? false
+                if let s = contents.state { header.generation = s.generation }
+                let journal = try ProcessJournal(path: path, header: header, maxBytes: journalMaxBytes, reset: stale)
+                let p = TrackedProcess(header: header, journal: journal, configuration: configuration,
+                                       restoring: contents.state, events: contents.events)
+                if ProcFS.isRunning(header.identity), byPid[header.identity.pid] == nil {
+                    byPid[header.identity.pid] = p
                 } else {
                     p.markExited()
-                    exitedProcesses[contents.header.identity] = p
+                    exitedProcesses[header.identity] = p
                 }
             } catch {
                 warnings.append("\(error)")

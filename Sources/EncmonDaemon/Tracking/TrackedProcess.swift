@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import MonitorCore
 
 /// What a subscriber to one process receives, in order.
@@ -24,18 +29,19 @@ public final class TrackedProcess {
 
     public var identity: ProcessIdentity { header.identity }
 
-    init(header: JournalHeader, journal: ProcessJournal, configuration: MonitorConfiguration, restoring events: [MonitorEvent] = []) {
+    init(header: JournalHeader, journal: ProcessJournal, configuration: MonitorConfiguration,
+         restoring state: JournalState? = nil, events: [MonitorEvent] = []) {
         self.header = header
         self.journal = journal
-        var m = Monitor(configuration: configuration)
-        var firstLoss: EventTime?
+        var m = state?.monitor ?? Monitor(configuration: configuration)
+        var firstLoss = state?.incompleteSince
         for e in events {
             m.apply(e)
             if case .lostEvents(let t, _) = e, firstLoss == nil { firstLoss = t }
         }
         monitor = m
         incompleteSince = firstLoss
-        restoredUpTo = events.isEmpty ? nil : m.now
+        restoredUpTo = state == nil && events.isEmpty ? nil : m.now
     }
 
     /// Applies, journals and publishes events. Events already restored from the journal are skipped.
@@ -63,28 +69,13 @@ public final class TrackedProcess {
     func removeSubscriber(_ token: Int) { subscribers[token] = nil }
     public var subscriberCount: Int { subscribers.count }
 
-    /// The journal's events, from the process's start (or the last compaction) up to now.
-    func journalLines() throws -> [String] { try ProcessJournal.contents(of: journal.path).lines }
+    /// The model state as JSON, for a subscriber to start from.
+    func encodedModel() throws -> [UInt8] {
+        try Array(JSONEncoder().encode(monitor))
+    }
 
-    /// Rewrites the journal as the current state: layout, counters, migration, one conversion per
-    /// shared region in first-shared order, and the first loss. Rates and churn history are not
-    /// kept (a restart after a compaction rebuilds the shared set and its ages, not past rates).
+    /// Writes the model state and restarts the journal (see `ProcessJournal`).
     func compactJournal() throws {
-        let m = monitor
-        let origin = m.origin ?? m.now
-        var events: [MonitorEvent] = []
-        if let l = m.layout { events.append(.layout(GuestLayout(time: origin, ranges: l.ranges))) }
-        let regions = m.regions.sorted { $0.firstShared < $1.firstShared }
-        for r in regions {
-            events.append(.conversion(Conversion(time: m.time(ofStamp: r.firstShared), pages: r.pages, direction: .toShared,
-                                                 pid: identity.pid, path: .recording)))
-        }
-        for c in m.counters.values.sorted(by: { $0.name < $1.name }) {
-            events.append(.counter(time: c.time, name: c.name, value: c.value))
-        }
-        if let p = m.migration.latest { events.append(.migrationProgress(p)) }
-        if let t = incompleteSince { events.append(.lostEvents(time: t, count: 0)) }
-        if events.isEmpty || events[0].time > origin { events.insert(.marker(time: origin, text: "journal compacted"), at: 0) }
-        try journal.compact(to: events, note: "compacted at t=\(m.now) after \(m.totals.events) events")
+        try journal.compact(monitor, incompleteSince: incompleteSince)
     }
 }

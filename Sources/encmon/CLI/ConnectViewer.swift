@@ -11,7 +11,9 @@ func runConnectedViewer(socket: String, vm: String?, display: DisplayOptions, js
     } catch let e as DaemonClientError {
         throw CommandFailure(message: "\(e)", exitCode: e.exitCode)
     }
-    var monitor = Monitor(configuration: model.configuration)
+    // The daemon's model carries its own configuration (region cap, churn window).
+    var monitor = source.initialModel
+    _ = model
     if json {
         do { try source.readHistory() } catch let e as DaemonClientError {
             throw CommandFailure(message: "\(e)", exitCode: e.exitCode)
