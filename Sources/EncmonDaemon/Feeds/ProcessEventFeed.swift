@@ -10,6 +10,10 @@ public enum FeedItem: Sendable, Hashable {
     case lost(time: EventTime, count: UInt64)
     /// A process to track although it has not fired an event yet (a VM found by discovery).
     case discovered(pid: Int32)
+    /// Everything before this position of the feed is in this batch or an earlier one. The daemon
+    /// saves it once the batch is journaled; a restarted feed resumes there (at-least-once: what
+    /// was journaled but not yet acknowledged comes again and is skipped by event time).
+    case cursor(UInt64)
 }
 
 /// A producer of attributed events: the tracefs reader, VM discovery, or a test stand-in. It runs
@@ -17,8 +21,9 @@ public enum FeedItem: Sendable, Hashable {
 public protocol ProcessEventFeed: AnyObject, Sendable {
     /// A short description for logs and the viewer header ("tracefs kvm:kvm_hypercall").
     var description: String { get }
-    /// Starts producing; `deliver` is called from the feed's thread.
-    func start(deliver: @escaping @Sendable ([FeedItem]) -> Void) throws
+    /// Starts producing, from `resumeCursor` when the feed has cursors and one was saved;
+    /// `deliver` is called from the feed's thread.
+    func start(resumeCursor: UInt64?, deliver: @escaping @Sendable ([FeedItem]) -> Void) throws
     /// Stops producing and joins the feed's thread; no `deliver` call happens after it returns.
     func stop()
 }

@@ -12,8 +12,8 @@ import Synchronization
 /// Attribution: a `conversion` or `rejected` record belongs to its `pid=`; any other record to
 /// the pid of the record before it. A `lost` record is a ring-buffer overflow. Like a persistent
 /// tracefs instance, the file keeps what was written while no daemon ran: a restarted daemon
-/// reads it from the start and the daemon skips what its journals already hold (see
-/// `ProcessTable.isAlreadyJournaled`).
+/// resumes at the last cursor it saved (the byte offset after the last journaled batch), as a
+/// reader of a persistent ring buffer resumes at what it has not consumed.
 public final class RecordingFileFeed: ProcessEventFeed {
     public let path: String
     private let stopFlag = Atomic<Bool>(false)
@@ -23,10 +23,14 @@ public final class RecordingFileFeed: ProcessEventFeed {
 
     public var description: String { "recording feed \(path)" }
 
-    public func start(deliver: @escaping @Sendable ([FeedItem]) -> Void) throws {
+    public func start(resumeCursor: UInt64?, deliver: @escaping @Sendable ([FeedItem]) -> Void) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw TraceFileError.cannotOpen(path: path, errno: errno) }
-        let body = FeedThreadBody(fd: fd, path: path, stop: { [self] in stopFlag.load(ordering: .acquiring) }, deliver: deliver)
+        if let c = resumeCursor, lseek(fd, off_t(clamping: c), SEEK_SET) < 0 {
+            close(fd)
+            throw TraceFileError.cannotRead(path: path, errno: errno)
+        }
+        let body = FeedThreadBody(fd: fd, path: path, offset: resumeCursor ?? 0, stop: { [self] in stopFlag.load(ordering: .acquiring) }, deliver: deliver)
         var t = pthread_t()
         let box = Unmanaged.passRetained(body)
         let rc = pthread_create(&t, nil, { raw in
@@ -52,17 +56,19 @@ public final class RecordingFileFeed: ProcessEventFeed {
 private final class FeedThreadBody: Sendable {
     let fd: Int32
     let path: String
+    let startOffset: UInt64
     let stop: @Sendable () -> Bool
     let deliver: @Sendable ([FeedItem]) -> Void
 
-    init(fd: Int32, path: String, stop: @escaping @Sendable () -> Bool, deliver: @escaping @Sendable ([FeedItem]) -> Void) {
-        self.fd = fd; self.path = path; self.stop = stop; self.deliver = deliver
+    init(fd: Int32, path: String, offset: UInt64, stop: @escaping @Sendable () -> Bool, deliver: @escaping @Sendable ([FeedItem]) -> Void) {
+        self.fd = fd; self.path = path; self.startOffset = offset; self.stop = stop; self.deliver = deliver
     }
 
     func run() {
         defer { close(fd) }
         var pending: [UInt8] = []
         var lastPid: Int32 = -1
+        var consumed = startOffset  // file offset of pending[0]
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while !stop() {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
@@ -79,9 +85,13 @@ private final class FeedThreadBody: Sendable {
                 start = nl + 1
                 if let item = Self.item(line, lastPid: &lastPid) { items.append(item) }
             }
+            consumed += UInt64(start)
             pending.removeSubrange(..<start)
-            if pending.count > RecordingFormat.maxLineLength { pending.removeAll() }  // not a recording line: drop
-            if !items.isEmpty { deliver(items) }
+            if pending.count > RecordingFormat.maxLineLength {  // not a recording line: drop
+                consumed += UInt64(pending.count)
+                pending.removeAll()
+            }
+            if start > 0 { deliver(items + [.cursor(consumed)]) }
         }
     }
 

@@ -198,8 +198,8 @@ public final class ProcessJournal {
         return out
     }
 
-    /// Writes `bytes` to a temporary file, syncs it, and renames it over `path`.
-    static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+    /// Writes `bytes` to a temporary file, syncs it (unless told not to), and renames it over `path`.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], sync: Bool = true) throws {
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError.cannotWrite(path: temp, errno: errno) }
@@ -214,7 +214,7 @@ public final class ProcessJournal {
             }
             offset += n
         }
-        let synced = fsync(fd) == 0
+        let synced = !sync || fsync(fd) == 0
         let e = errno
         Glibc.close(fd)
         guard synced else { throw JournalError.cannotWrite(path: temp, errno: e) }

@@ -78,14 +78,16 @@ public final class Daemon: Sendable {
     public func start() throws {
         let loop = table.eventLoop
         let table = self.table
-        let warnings = try loop.submit { () -> [String] in
+        let (warnings, cursor) = try loop.submit { () -> ([String], UInt64?) in
             table.value.restore()
-            return table.value.takeWarnings()
+            return (table.value.takeWarnings(), table.value.savedCursor)
         }.wait()
         for w in warnings { Self.log(w) }
         try bindSocket()
         if let m = configuration.metrics { try bindMetrics(host: m.host, port: m.port) }
-        try feed.start { [self] items in deliver(items) }
+        do { try feed.start(resumeCursor: cursor) { [self] items in deliver(items) } } catch {
+            throw DaemonError.feed("\(error)")
+        }
         _ = loop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { _ in
             table.value.noticeExits()
             for w in table.value.takeWarnings() { Self.log(w) }

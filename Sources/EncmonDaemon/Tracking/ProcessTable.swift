@@ -84,6 +84,9 @@ public final class ProcessTable {
             case .discovered(let pid):
                 flush()
                 _ = process(for: pid)
+            case .cursor(let c):
+                flush()
+                saveCursor(c)
             }
         }
         flush()
@@ -116,6 +119,17 @@ public final class ProcessTable {
         } catch {
             warnings.append("\(error)")
             return nil
+        }
+    }
+
+    /// Where a restarted feed resumes (saved after the batch before it was journaled).
+    public var savedCursor: UInt64? {
+        ProcFS.readSmallFile(stateDirectory + "/feed-cursor").flatMap { UInt64($0.filter { $0.isNumber }) }
+    }
+
+    private func saveCursor(_ c: UInt64) {
+        do { try ProcessJournal.writeAtomically(stateDirectory + "/feed-cursor", Array("\(c)\n".utf8), sync: false) } catch {
+            warnings.append("\(error)")
         }
     }
 
