@@ -230,7 +230,30 @@ import Testing
         #expect(try query("encmon_lost_events_total{pid=\"\(pid)\"}").first?.value == 0)
         #expect(try query("encmon_build_info").first?.metric["version"] != nil)
         #expect(try query("up{job=\"encmon\"}").first?.value == 1)
+
+        // Every query of the shipped Grafana dashboard is valid PromQL and finds encmon's series.
+        let dashboard = try JSONDecoder().decode(GrafanaDashboard.self, from: Data(readFile(Built.repositoryRoot + "/deploy/grafana-dashboard.json").utf8))
+        #expect(dashboard.panels.count >= 8)
+        for panel in dashboard.panels {
+            for target in panel.targets {
+                let expr = target.expr.replacing("$instance", with: ".*").replacing("$vm", with: ".*")
+                let r = try run("/usr/bin/curl", ["-sG", "http://127.0.0.1:\(webPort)/api/v1/query", "--data-urlencode", "query=\(expr)"])
+                #expect(r.stdout.contains("\"status\":\"success\""), "\(panel.title): \(expr): \(r.stdout)")
+            }
+        }
+        let shippedConfig = try run("/usr/bin/promtool", ["check", "config", Built.repositoryRoot + "/deploy/prometheus.yml"])
+        #expect(shippedConfig.status == 0, "\(shippedConfig.stdout)")
     }
+}
+
+/// The parts of deploy/grafana-dashboard.json the test checks.
+struct GrafanaDashboard: Decodable {
+    struct Panel: Decodable {
+        struct Target: Decodable { var expr: String }
+        var title: String
+        var targets: [Target]
+    }
+    var panels: [Panel]
 }
 
 /// `/api/v1/query` replies of an instant vector.
