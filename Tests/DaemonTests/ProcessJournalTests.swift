@@ -27,7 +27,7 @@ import Testing
         var rng = SplitMix64(seed: seed)
         return (0..<n).map { i in
             let t = t0 + Double(i) * 0.01
-            if rng.below(50) == 0 { return .lostEvents(time: t, count: rng.below(5)) }
+            if rng.below(50) == 0 { return .lostEvents(time: t, count: rng.below(2) == 0 ? nil : 1 + rng.below(5)) }
             return .conversion(Conversion(time: t, pages: PageRange(first: 0x100 + rng.below(4096), count: 1 + rng.below(16)),
                                           direction: rng.below(3) == 0 ? .toPrivate : .toShared, pid: 1, path: .hypercall))
         }

@@ -31,7 +31,7 @@ import Testing
         // Two subscribers: each starts from the daemon's model, then gets the same live events.
         let viewers = try [daemon.connect(), daemon.connect()]
         for v in viewers {
-            let first = try #require(try v.request(DaemonRequest(id: 41, operation: .subscribe, vm: .pid(vm.pid))))
+            let first = try v.request(DaemonRequest(id: 41, operation: .subscribe, vm: .pid(vm.pid)))
             let model = try #require(first.model)
             #expect(model.totals.events == 200)
             #expect(model.regions.sharedPages * 4096 == FeedFile.sharedBytes(early))

@@ -6,8 +6,8 @@ public enum FeedItem: Sendable, Hashable {
     /// An event of process `pid` (the kernel's tgid for trace events, the VMM pid for QMP).
     case event(pid: Int32, MonitorEvent)
     /// The ring buffer (or the feed's queue) dropped `count` events of unknown processes; every
-    /// process tracked at that moment is incomplete from `time` on. `count` 0 = unknown number.
-    case lost(time: EventTime, count: UInt64)
+    /// process tracked at that moment is incomplete from `time` on. `count` nil = unknown number.
+    case lost(time: EventTime, count: UInt64?)
     /// A process to track although it has not fired an event yet (a VM found by discovery).
     case discovered(pid: Int32)
     /// Everything before this position of the feed is in this batch or an earlier one. The daemon
