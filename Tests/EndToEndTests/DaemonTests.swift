@@ -83,6 +83,34 @@ import Testing
         #expect(try bad.request(DaemonRequest(id: 7, operation: .list)).vms?.first { $0.pid == vm.pid }?.exited == true)
     }
 
+    static let canRunVM = access("/dev/kvm", R_OK | W_OK) == 0 && access("/usr/bin/qemu-system-x86_64", X_OK) == 0
+
+    /// A real QEMU/KVM guest (paused before its first instruction, so it costs nothing) is found
+    /// by discovery, named by its -name, tracked from its start, and noticed when it exits.
+    @Test(.enabled(if: canRunVM, "needs /dev/kvm and qemu-system-x86_64"))
+    func realVMIsDiscoveredFromItsStartAndItsExitNoticed() throws {
+        let tmp = TemporaryDirectory("daemon-vm")
+        let daemon = DaemonUnderTest(directory: tmp.path)
+        try daemon.start()
+        defer { _ = daemon.stop() }
+        let name = "encmon-daemon-e2e-\(getpid())"
+        let qemu = try Spawned("/usr/bin/qemu-system-x86_64", ["-accel", "kvm", "-name", name, "-m", "64", "-S",
+                                                               "-nodefaults", "-display", "none", "-monitor", "none"],
+                               logDirectory: tmp.path, name: "qemu")
+        defer { qemu.stop(signal: SIGKILL) }
+        let c = try daemon.connect()
+        var vm: DaemonReplyLine.VMInfo?
+        _ = try eventually(30) {
+            vm = try c.request(DaemonRequest(id: 1, operation: .list)).vms?.first { $0.pid == qemu.pid }
+            return vm != nil
+        }
+        #expect(vm?.name == name, "\(qemu.stderr)")
+        #expect(vm?.trackingSinceStart == true)
+        #expect(vm?.exited == false)
+        qemu.stop(signal: SIGKILL)
+        #expect(try eventually(10) { try c.request(DaemonRequest(id: 2, operation: .list)).vms?.first { $0.pid == qemu.pid }?.exited == true })
+    }
+
     @Test func noDaemonAndUnknownVMAreClearErrors() throws {
         let tmp = TemporaryDirectory("daemon-errors")
         let none = try run(Built.encmon, ["--connect", tmp.path + "/absent.sock", "--json"])

@@ -8,8 +8,9 @@ public enum FeedItem: Sendable, Hashable {
     /// The ring buffer (or the feed's queue) dropped `count` events of unknown processes; every
     /// process tracked at that moment is incomplete from `time` on. `count` nil = unknown number.
     case lost(time: EventTime, count: UInt64?)
-    /// A process to track although it has not fired an event yet (a VM found by discovery).
-    case discovered(pid: Int32)
+    /// A process to track although it has not fired an event yet (a VM found by discovery),
+    /// with the name `encmon list` gives it.
+    case discovered(pid: Int32, name: String)
     /// Everything before this position of the feed is in this batch or an earlier one. The daemon
     /// saves it once the batch is journaled; a restarted feed resumes there (at-least-once: what
     /// was journaled but not yet acknowledged comes again and is skipped by event time).

@@ -81,9 +81,9 @@ public final class ProcessTable {
             case .lost(let t, let count):
                 flush()
                 for p in byPid.values { apply([.lostEvents(time: t, count: count)], to: p) }
-            case .discovered(let pid):
+            case .discovered(let pid, let name):
                 flush()
-                _ = process(for: pid)
+                _ = process(for: pid, name: name)
             case .cursor(let c):
                 flush()
                 saveCursor(c)
@@ -97,7 +97,7 @@ public final class ProcessTable {
     }
 
     /// The live process with `pid`, created on first sight (with its journal).
-    private func process(for pid: Int32) -> TrackedProcess? {
+    private func process(for pid: Int32, name givenName: String? = nil) -> TrackedProcess? {
         if let p = byPid[pid] {
             guard p.identity.startTicks != 0, !ProcFS.isRunning(p.identity) else { return p }
             retire(p)  // the pid was reused by a new process
@@ -109,7 +109,7 @@ public final class ProcessTable {
         let identity = found?.0 ?? ProcessIdentity(pid: pid, startTicks: 0)
         // Start times are whole clock ticks (rounded down): compare at that granularity.
         let sawStart = found.map { $0.0.startTicks >= ProcFS.ticks(ofBootSeconds: trackingEpoch) } ?? false
-        let header = JournalHeader(identity: identity, sawStart: sawStart, name: found?.name ?? "pid \(pid)")
+        let header = JournalHeader(identity: identity, sawStart: sawStart, name: givenName ?? found?.name ?? "pid \(pid)")
         let path = stateDirectory + "/" + identity.fileStem + ".journal"
         do {
             let journal = try ProcessJournal(path: path, header: header, maxBytes: journalMaxBytes)

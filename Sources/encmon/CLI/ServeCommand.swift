@@ -72,13 +72,15 @@ extension EncmonCommand {
                 c.socketGroup = (entry.pointee.gr_gid, g)
             }
             if let m = metrics { c.metrics = try MetricsAddress.parse(m) }
-            let feed: any ProcessEventFeed
+            let events: any ProcessEventFeed
             if let path = feedRecording {
-                feed = RecordingFileFeed(path: path)
+                events = RecordingFileFeed(path: path)
             } else {
                 throw CommandFailure(message: "live tracing is not in this build yet: the daemon needs the tracefs reader "
                                      + "(use --feed-recording FILE for tests)", exitCode: 69)
             }
+            // VMs get a model as soon as discovery finds them, before their first event.
+            let feed = CombinedFeed([VMDiscoveryFeed(), events])
             // Signals are taken by sigwait on this thread: block them before any thread starts.
             var set = sigset_t()
             sigemptyset(&set)
