@@ -113,6 +113,31 @@ import Testing
     }
 }
 
+/// Another user's VM: `encmon list` run as nobody (through setpriv) cannot read root's VM process,
+/// says so on stderr with the pid and what to do, and still exits 0.
+@Suite struct HostVMPermissionTests {
+    static let usable = HostVMTests.kvmUsable && getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0
+
+    @Test(.enabled(if: usable, "needs root (to drop to nobody), /dev/kvm and setpriv"))
+    func anotherUsersVMIsNamedNotHidden() throws {
+        let guest = try TestVM(arguments: ["-name", "guest=rootvm"])
+        defer { guest.stop() }
+        let dir = NSTemporaryDirectory() + "encmon-e2e-nobody-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let binary = dir + "/encmon"
+        try FileManager.default.copyItem(atPath: Built.encmon, toPath: binary)
+        chmod(binary, 0o755)
+        let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", binary, "list"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "No VMs readable as this user.\n")
+        #expect(r.stderr.contains("\(guest.pid)") && r.stderr.contains("run as root"), "\(r.stderr)")
+        let json = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", binary, "list", "--json"])
+        #expect((try HostVMTests.object(json.stdout)["uninspectable"] as? [Int])?.contains(Int(guest.pid)) == true)
+    }
+}
+
 /// Real QEMU (Debian's qemu-system-x86) under KVM: discovery reads what a real QEMU shows.
 @Suite(.serialized) struct HostQEMUTests {
     static let qemu = "/usr/bin/qemu-system-x86_64"

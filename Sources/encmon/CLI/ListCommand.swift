@@ -46,19 +46,25 @@ extension EncmonCommand {
             }
         }
 
-        /// Event counts of one VM, or why there are none.
-        static func readCounters(pid: Int32, procRoot: String) -> Result<[(String, UInt64)], KVMStatsError> {
+        /// Event counts of one VM and the parts that could not be read, or why there are none.
+        struct Counters {
+            var counts: [(String, UInt64)]
+            var unavailable: [String]
+        }
+
+        static func readCounters(pid: Int32, procRoot: String) -> Result<Counters, KVMStatsError> {
             do {
                 let poller = try KVMStatsPoller(pid: pid, procRoot: procRoot)
-                return .success(try poller.poll().compactMap { event in
+                let counts = try poller.poll().compactMap { event -> (String, UInt64)? in
                     if case .counter(_, let name, let value) = event { (name, value) } else { nil }
-                })
+                }
+                return .success(Counters(counts: counts, unavailable: poller.unavailable))
             } catch {
                 return .failure(error)
             }
         }
 
-        static func table(_ vms: [HostVM], counters: [Result<[(String, UInt64)], KVMStatsError>]) -> String {
+        static func table(_ vms: [HostVM], counters: [Result<Counters, KVMStatsError>]) -> String {
             guard !vms.isEmpty else { return "No VMs found on this host.\n" }
             let rows = [["PID", "NAME", "LIBVIRT ID", "MEMORY", "VCPUS"]] + vms.map { vm in
                 [String(vm.pid), vm.name, vm.libvirtID.map(String.init) ?? "-",
@@ -76,8 +82,9 @@ extension EncmonCommand {
             for (vm, result) in zip(vms, counters) {
                 out += "\n\(vm.label) KVM statistics:\n"
                 switch result {
-                case .success(let counts):
-                    for (name, value) in counts where value > 0 { out += "  \(name.padded(to: 40)) \(value)\n" }
+                case .success(let counters):
+                    for (name, value) in counters.counts where value > 0 { out += "  \(name.padded(to: 40)) \(value)\n" }
+                    for part in counters.unavailable { out += "  not available: \(part)\n" }
                 case .failure(let error):
                     out += "  not available: \(error)\n"
                 }
@@ -85,7 +92,7 @@ extension EncmonCommand {
             return out
         }
 
-        static func json(_ scan: HostVMDiscovery.Scan, counters: [Result<[(String, UInt64)], KVMStatsError>]) -> JSONValue {
+        static func json(_ scan: HostVMDiscovery.Scan, counters: [Result<Counters, KVMStatsError>]) -> JSONValue {
             let vms: [JSONValue] = scan.vms.enumerated().map { i, vm in
                 var fields: [(String, JSONValue)] = [
                     ("pid", .int(Int64(vm.pid))),
@@ -101,7 +108,11 @@ extension EncmonCommand {
                 ]
                 if i < counters.count {
                     switch counters[i] {
-                    case .success(let counts): fields.append(("kvmStats", .object(counts.map { ($0.0, .uint($0.1)) })))
+                    case .success(let counters):
+                        fields.append(("kvmStats", .object(counters.counts.map { ($0.0, .uint($0.1)) })))
+                        if !counters.unavailable.isEmpty {
+                            fields.append(("kvmStatsUnavailable", .array(counters.unavailable.map(JSONValue.string))))
+                        }
                     case .failure(let error):
                         fields.append(("kvmStats", .null))
                         fields.append(("kvmStatsError", .string("\(error)")))
