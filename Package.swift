@@ -35,7 +35,7 @@ let package = Package(
         .target(
             name: "EncmonDaemon",
             dependencies: [
-                "MonitorCore", "LiveHost",
+                "MonitorCore", "LiveHost", "SystemLibc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore", "SystemLibc"]),
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["EncmonDaemon", "MonitorCore"]),
+        .testTarget(name: "DaemonTests", dependencies: ["EncmonDaemon", "MonitorCore", "SystemLibc"]),
         // Depends on the executable so that `swift test` builds the binary first.
         .testTarget(name: "EndToEndTests", dependencies: ["encmon", "EncmonDaemon", "SystemLibc"], exclude: ["Fixtures"]),
     ],

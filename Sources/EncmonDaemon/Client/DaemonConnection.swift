@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import SystemLibc
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -71,7 +67,7 @@ public final class DaemonConnection {
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            Glibc.close(fd)
+            SystemLibc.close(fd)
             throw DaemonClientError.cannotConnect(path: path, errno: ENAMETOOLONG)
         }
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
@@ -83,12 +79,12 @@ public final class DaemonConnection {
         }
         guard rc == 0 else {
             let e = errno
-            Glibc.close(fd)
+            SystemLibc.close(fd)
             throw DaemonClientError.cannotConnect(path: path, errno: e)
         }
     }
 
-    deinit { Glibc.close(fd) }
+    deinit { SystemLibc.close(fd) }
 
     public func send(_ request: DaemonRequest) throws { try sendLine(request.line) }
 
@@ -97,7 +93,7 @@ public final class DaemonConnection {
         let bytes = Array((line + "\n").utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes { SystemLibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw DaemonClientError.closed(path: path) }
             offset += n

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import SystemLibc
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -185,7 +181,7 @@ public final class ProcessJournal {
     static func readWholeFileBytes(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
+        defer { SystemLibc.close(fd) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -209,14 +205,14 @@ public final class ProcessJournal {
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
                 let e = errno
-                Glibc.close(fd)
+                SystemLibc.close(fd)
                 throw JournalError.cannotWrite(path: temp, errno: e)
             }
             offset += n
         }
         let synced = !sync || fsync(fd) == 0
         let e = errno
-        Glibc.close(fd)
+        SystemLibc.close(fd)
         guard synced else { throw JournalError.cannotWrite(path: temp, errno: e) }
         guard rename(temp, path) == 0 else { throw JournalError.cannotWrite(path: path, errno: errno) }
     }

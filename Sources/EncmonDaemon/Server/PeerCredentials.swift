@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import SystemLibc
 import NIOCore
 
 /// `struct ucred` of SO_PEERCRED (include/linux/socket.h: pid_t pid; uid_t uid; gid_t gid): three

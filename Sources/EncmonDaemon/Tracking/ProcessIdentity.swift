@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import SystemLibc
 
 /// A process as the daemon tracks it: the pid plus the kernel's start time, so a reused pid is a
 /// different process (`/proc/PID/stat` field 22, clock ticks since boot).

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import SystemLibc
 import MonitorCore
 
 /// How a request names a process: its pid, or its name (a VM's QEMU `-name`, or the command name).

@@ -17,25 +17,16 @@ struct EncmonCommand: ParsableCommand {
               encmon demo                 simulated guest and migration, no VM needed
               encmon replay trace.txt     replay an ftrace / trace-cmd / perf / QEMU / encmon trace
               encmon --vm 3               live, on a KVM host (not available in this version)
+              encmon --connect SOCKET     a VM from the encmon daemon (encmon serve), no root needed
             """,
         version: encmonVersion,
-        subcommands: [Replay.self, Demo.self, List.self, Serve.self]
+        subcommands: [Replay.self, Demo.self, List.self, Serve.self, Connect.self]
     )
 
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))
     var vm: String?
 
-    @Option(name: .customLong("connect"), help: ArgumentHelp("Show a VM from the encmon daemon at this socket (no root needed).", valueName: "SOCKET"))
-    var connect: String?
-
-    @Flag(name: .customLong("json"), help: "With --connect: print one JSON summary of the VM's state now and exit.")
-    var json = false
-
-    @OptionGroup(title: "Display") var display: DisplayOptions
-    @OptionGroup(title: "Model") var model: ModelOptions
-
     func run() throws {
-        if let connect { return try runConnectedViewer(socket: connect, vm: vm, display: display, json: json, model: model) }
         guard let vm else {
             throw CleanExit.helpRequest(self)
         }
@@ -104,7 +95,7 @@ extension EncmonCommand {
     /// Parses, runs, and turns `CommandFailure` into `encmon: message` and its exit code.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(Connect.routed(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let failure as CommandFailure {
             StandardError.write("encmon: \(failure.message)\n")

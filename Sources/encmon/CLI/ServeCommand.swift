@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+@preconcurrency import SystemLibc
 import ArgumentParser
 import EncmonDaemon
 import MonitorCore
