@@ -49,7 +49,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "SystemLibc"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore", "SystemLibc"]),
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
         .testTarget(name: "DaemonTests", dependencies: ["EncmonDaemon", "MonitorCore", "SystemLibc"]),

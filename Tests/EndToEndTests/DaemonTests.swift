@@ -216,7 +216,7 @@ import Testing
         let check = try run("/bin/bash", ["-c", "set -o pipefail; curl -sf http://127.0.0.1:\(port)/metrics | promtool check metrics"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
 
-        let webPort = try freeLoopbackPort()
+        let webPort = try daemonTestFreePort()
         let config = """
             global:
               scrape_interval: 1s
@@ -264,7 +264,7 @@ import Testing
             for target in panel.targets {
                 let expr = target.expr.replacing("$instance", with: ".*").replacing("$vm", with: ".*")
                 let r = try run("/usr/bin/curl", ["-sG", "http://127.0.0.1:\(webPort)/api/v1/query", "--data-urlencode", "query=\(expr)"])
-                #expect(r.stdout.contains("\"status\":\"success\""), "\(panel.title): \(expr): \(r.stdout)")
+                #expect(r.stdout.firstRange(of: #""status":"success""#) != nil, "\(panel.title): \(expr): \(r.stdout)")
             }
         }
         let shippedConfig = try run("/usr/bin/promtool", ["check", "config", Built.repositoryRoot + "/deploy/prometheus.yml"])
@@ -311,7 +311,7 @@ func startTicks(_ pid: pid_t) throws -> UInt64 {
 }
 
 /// A loopback TCP port that was free a moment ago (bind to 0, read it back, close).
-func freeLoopbackPort() throws -> Int {
+func daemonTestFreePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()

@@ -15,7 +15,8 @@ extension EncmonCommand {
         @Option(name: .customLong("connect"), help: ArgumentHelp("The daemon's socket (default of encmon serve: /run/encmon/encmon.sock).", valueName: "SOCKET"))
         var socket: String
 
-        @Option(name: .customLong("vm"), help: ArgumentHelp("The VM: pid or name (optional when the daemon tracks one).", valueName: "ID"))
+        /// `--vm ID`, renamed by `routed` (the root command's own --vm would take it otherwise).
+        @Option(name: .customLong("daemon-vm"), help: ArgumentHelp("The VM (given as --vm): pid or name; optional when the daemon tracks one.", valueName: "ID"))
         var vm: String?
 
         @Flag(help: "Print one JSON summary of the VM's state now and exit.")
@@ -32,7 +33,7 @@ extension EncmonCommand {
             let names = EncmonCommand.configuration.subcommands.map { $0._commandName }
             let usesConnect = arguments.contains { $0 == "--connect" || $0.hasPrefix("--connect=") }
             guard usesConnect, !arguments.contains(where: { names.contains($0) }) else { return arguments }
-            return ["connect"] + arguments
+            return ["connect"] + arguments.map { $0 == "--vm" ? "--daemon-vm" : ($0.hasPrefix("--vm=") ? "--daemon-vm=" + $0.dropFirst(5) : $0) }
         }
     }
 }
