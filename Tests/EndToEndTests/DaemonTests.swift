@@ -68,7 +68,7 @@ import Testing
         #expect(json.status == 0, "\(json.stderr)")
         #expect(json.stdout.contains("\"sharedBytes\": \(FeedFile.sharedBytes(early + late))"))
         #expect(json.stdout.contains("\"events\": 350"))
-        let batch = try run(Built.encmon, ["--connect", daemon.socket, "-b", "-n", "1", "-d", "0.2"])
+        let batch = try run(Built.encmon, ["--connect", daemon.socket, "--vm", String(vm.pid), "-b", "-n", "1", "-d", "0.2"], environment: ["COLUMNS": "200"])
         #expect(batch.status == 0, "\(batch.stderr)")
         #expect(batch.stdout.contains("daemon: sleep (pid \(vm.pid))"), "\(batch.stdout.prefix(300))")
         #expect(batch.stdout.contains("tracking since VM start"))
@@ -195,7 +195,7 @@ import Testing
         #expect(viewer.status == 0 && refViewer.status == 0)
         #expect(viewer.stdout == refViewer.stdout)
         #expect(viewer.stdout.contains("\"events\": 1001"))
-        let header = try run(Built.encmon, ["--connect", daemon.socket, "-b", "-n", "1", "-d", "0.1"])
+        let header = try run(Built.encmon, ["--connect", daemon.socket, "--vm", String(vm.pid), "-b", "-n", "1", "-d", "0.1"], environment: ["COLUMNS": "200"])
         #expect(header.stdout.contains("incomplete since t=113.5"), "\(header.stdout.prefix(400))")
     }
 

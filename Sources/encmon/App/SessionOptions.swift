@@ -19,8 +19,9 @@ struct SessionOptions {
     var mouse = true
     /// `--json`: implies batch mode; each frame is what `batchFrameFormatter` returns.
     var json = false
-    /// Columns of a batch text frame (panels take their natural height); nil: `COLUMNS`
-    /// clamped to 100...200, or 120.
+    /// `--csv`: log mode, a header line then one `CSVLog` row per frame (implies batch).
+    var csv = false
+    /// Columns of a batch text frame (panels take their natural height); nil: `BatchWidth.decide`.
     var batchWidth: Int? = nil
     /// Writes one batch frame instead of the text panels (the CLI's JSON writer plugs in here).
     /// Its result is printed as is, followed by a newline.
