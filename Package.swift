@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // ncursesw with a shim for the macros Swift cannot import (no pkgConfig: SwiftPM drops its -D flags).
@@ -29,18 +31,30 @@ let package = Package(
         .target(name: "LiveHost", dependencies: ["MonitorCore", "SystemLibc", "CTracefs", "CTracecmd", "CKVMHost"]),
         // Panels drawn into a plain cell grid; text output. No curses.
         .target(name: "MonitorView", dependencies: ["MonitorCore"]),
+        // `encmon serve`: per-process models, journals, the Unix-socket protocol and /metrics (SwiftNIO).
+        .target(
+            name: "EncmonDaemon",
+            dependencies: [
+                "MonitorCore", "LiveHost", "SystemLibc",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "encmon",
             dependencies: [
-                "MonitorCore", "MonitorView", "LiveHost", "CNcurses", "SystemLibc",
+                "MonitorCore", "MonitorView", "LiveHost", "EncmonDaemon", "CNcurses", "SystemLibc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "SystemLibc"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore", "SystemLibc"]),
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
+        .testTarget(name: "DaemonTests", dependencies: ["EncmonDaemon", "MonitorCore", "SystemLibc"]),
         // Depends on the executable so that `swift test` builds the binary first.
-        .testTarget(name: "EndToEndTests", dependencies: ["encmon", "SystemLibc"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["encmon", "EncmonDaemon", "SystemLibc"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,7 +43,8 @@ enum HeaderPanel {
         if s.regions.isApproximate { second.append(("! approximate map (region cap reached)", theme.error)) }
         // A demo's position is its phase, already on the first line.
         if let m = s.lastMarker, !showsPhase(source, marker: m) { second.append(("phase: " + m, theme.label)) }
-        if source.kind != .demo, let since = s.trackingSince {
+        // A daemon that saw the VM start says so in its position: nothing earlier is unknown then.
+        if source.kind != .demo, let since = s.trackingSince, !source.position.hasPrefix("tracking since VM start") {
             second.append(("tracking since t " + DisplayFormat.eventTime(since) + ", earlier state unknown", theme.dim))
         }
 

@@ -21,10 +21,12 @@ struct EncmonCommand: ParsableCommand {
               encmon list                the VMs on this host
               encmon --vm 3              live: libvirt id or name, QEMU -name or pid (root)
               encmon --qmp /run/vm.qmp   migration progress and SEV state from QEMU's QMP
+              encmon --connect SOCKET    a VM from encmon serve, no root needed
             """,
         version: encmonVersion,
-        subcommands: [Watch.self, Replay.self, Demo.self, List.self],
-        // `encmon --vm 3` / `encmon --qmp PATH`: the default command's options need no subcommand name.
+        subcommands: [Watch.self, Replay.self, Demo.self, List.self, Serve.self],
+        // `encmon --vm 3` / `encmon --qmp PATH` / `encmon --connect SOCKET`: the default command's
+        // options need no subcommand name.
         defaultSubcommand: Watch.self
     )
 }

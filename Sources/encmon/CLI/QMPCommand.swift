@@ -63,6 +63,7 @@ extension EncmonCommand {
 
         @OptionGroup(title: "Live") var live: LiveOptions
         @OptionGroup(title: "QMP") var qmp: QMPOptions
+        @OptionGroup(title: "Daemon") var daemon: DaemonViewerOptions
         @OptionGroup(title: "Display") var display: DisplayOptions
         @OptionGroup(title: "Model") var model: ModelOptions
 
@@ -79,10 +80,16 @@ extension EncmonCommand {
                 }
                 throw ValidationError("unexpected argument '\(word)'")
             }
-            try live.validateForLive(withQMP: qmp.socketPath != nil)
+            if daemon.socket != nil, qmp.socketPath != nil || live.event != nil || live.record != nil || live.bufferSize != nil {
+                throw ValidationError("--connect shows the daemon's view of a VM; --qmp, --event, --record and --buffer-size belong to direct tracing")
+            }
+            try live.validateForLive(withQMP: qmp.socketPath != nil || daemon.socket != nil)
         }
 
         func run() throws {
+            if let socket = daemon.socket {
+                return try runConnectedViewer(socket: socket, vm: live.vm, display: display, json: live.json)
+            }
             if live.vm != nil { return try live.run(display: display, model: model, qmp: qmp) }
             guard qmp.socketPath != nil else { throw CleanExit.helpRequest(EncmonCommand.self) }
             try EncmonCommand.runQMPOnly(qmp, output: QMPOutputOptions(json: live.json, record: live.record),
