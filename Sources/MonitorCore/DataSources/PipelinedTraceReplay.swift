@@ -107,9 +107,11 @@ extension SourceStatus {
     static func replay(name: String, counters c: TraceReadCounters, finished: Bool) -> SourceStatus {
         var position = "line \(c.lines)"
         if let p = c.progress { position += " (\(Int((p * 100).rounded(.down)))%)" }
-        return SourceStatus(kind: .replay, name: name, position: position, lines: c.lines,
-                            skippedLines: c.skipped + c.duplicates, malformedLines: c.malformed,
-                            droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+        var status = SourceStatus(kind: .replay, name: name, position: position, lines: c.lines,
+                                  skippedLines: c.skipped + c.duplicates, malformedLines: c.malformed,
+                                  droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+        status.partialRecordBytes = c.partialRecordBytes
+        return status
     }
 }
 

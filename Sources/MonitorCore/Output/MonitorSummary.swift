@@ -29,6 +29,7 @@ public enum MonitorSummary {
             ("otherHypercalls", .uint(t.otherHypercalls)),
             ("skipped", .uint(source.skippedLines)),
             ("malformed", .uint(source.malformedLines)),
+            ("partialRecordBytes", .uint(source.partialRecordBytes)),
             ("lostEvents", .uint(t.lostEvents.addingSaturating(source.droppedEvents))),
             ("firstEventTime", s.trackingSince.map { .double($0) } ?? .null),
             ("lastEventTime", .double(s.time)),
@@ -137,6 +138,7 @@ public enum MonitorSummary {
         row("rejected hypercalls", t.rejected == 0 ? "0" :
             "\(t.rejected) (" + t.rejectedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + ")")
         if t.otherHypercalls > 0 { row("other hypercalls", "\(t.otherHypercalls)") }
+        if source.partialRecordBytes > 0 { row("cut-off record", "\(source.partialRecordBytes) bytes dropped") }
         if t.lostEvents + source.droppedEvents > 0 { row("lost events", "\(t.lostEvents + source.droppedEvents)") }
         row("shared now", "\(ByteFormat.human(GuestPage.bytes(s.regions.sharedPages))) in \(s.regions.count) regions"
             + (s.regions.isApproximate ? " (APPROXIMATE: region cap reached)" : ""))

@@ -20,6 +20,9 @@ public struct TraceReadCounters: Sendable, Hashable {
     public var duplicates: UInt64 = 0
     /// Events the trace says were lost (LOST / DROPPED lines; unknown counts add 0).
     public var lostEvents: UInt64 = 0
+    /// Bytes of a recording's last line that had no newline: a record cut off by a crash or a
+    /// full disk while recording, dropped (not counted as malformed).
+    public var partialRecordBytes: UInt64 = 0
     /// Bytes consumed, up to the start of the next line to parse.
     public var bytesRead: UInt64 = 0
     /// The file size when the input is a regular file.
@@ -217,7 +220,11 @@ struct TraceReaderCore {
                     start = end
                     if buffer[lineStart + length - 1] == TraceASCII.cr { length -= 1 }
                     counters.lines &+= 1
-                    if length > lineLimit {
+                    if parser.isReadingRecording {
+                        // The writer appends whole lines: a last line without its newline is a
+                        // partial write (crash, full disk). Dropped and reported, never parsed.
+                        counters.partialRecordBytes = UInt64(end - lineStart)
+                    } else if length > lineLimit {
                         overlong(at: lineStart)
                     } else if let e = consume(lineStart: lineStart, length: length, endsWithNewline: false) {
                         return e

@@ -114,10 +114,14 @@ func printSummary(_ snapshot: MonitorSnapshot, source: SourceStatus, json: Bool)
     }
 }
 
-/// Prints the first malformed lines and the total, naming file and line.
+/// Prints the first malformed lines and the total, naming file and line, and a cut-off last record.
 func reportMalformed(_ status: SourceStatus, _ c: TraceReadCounters, _ samples: [MalformedLine]) {
-    guard c.malformed > 0 else { return }
     let name = status.name
+    if c.partialRecordBytes > 0 {
+        StandardError.write("encmon: \(name): dropped a cut-off last record (\(c.partialRecordBytes) bytes without a newline: "
+                            + "the recording process died or the disk filled)\n")
+    }
+    guard c.malformed > 0 else { return }
     for m in samples {
         StandardError.write("encmon: \(name):\(m.lineNumber): malformed line (\(m.reason)): \(m.text)\n")
     }
