@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 import Testing
 
 /// The built `encmon` binary and the repository root, found from the test runner's own path

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 import Testing
 
 /// The full-screen view of the built binary, driven in a private tmux server by

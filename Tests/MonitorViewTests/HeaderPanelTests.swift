@@ -34,6 +34,25 @@ import MonitorCore
         #expect(header(Self.demo, width: 24)[0] == "demo: migrate (seed 1...")
     }
 
+    /// Loss without a count reads "unknown" or "≥ K", never a made-up number; a trace whose times
+    /// are not seconds says its rates are per tick.
+    @Test func lossAndTimeUnitAreHonest() {
+        let replay = SourceStatus(kind: .replay, name: "trace.txt")
+        for (events, expected) in [([MonitorEvent.lostEvents(time: 9, count: nil)], "lost events unknown"),
+                                   ([.lostEvents(time: 9, count: 12), .lostEvents(time: 9, count: nil)], "lost events ≥ 12"),
+                                   ([.lostEvents(time: 9, count: 12)], "lost events 12")] {
+            var m = Fixtures.bootedMonitor()
+            m.apply(events)
+            let line = PanelRender.text("header", m.snapshot(), source: replay, state: Fixtures.state { _ in }, width: 200, height: 2)
+            #expect(line.contains(expected), "\(line)")
+        }
+        var ticks = replay
+        ticks.timeInSeconds = false
+        let line = PanelRender.text("header", Self.snapshot, source: ticks, state: Fixtures.state { _ in }, width: 200, height: 2)
+        #expect(line.contains("time unit unknown"))
+        #expect(!PanelRender.text("header", Self.snapshot, source: replay, state: Fixtures.state { _ in }, width: 200, height: 2).contains("time unit"))
+    }
+
     @Test func phaseShowsOnce() {
         let lines = header(Self.demo, width: 200)
         #expect(lines.filter { $0.contains("pre-copy") }.count == 1)

@@ -42,7 +42,7 @@ import MonitorCore
         #expect(text.contains("PAUSED"))
         #expect(text.contains("live"))
         #expect(text.contains("malformed lines 2"))
-        #expect(text.contains("dropped events 7"))
+        #expect(text.contains("lost events 7"))
         #expect(text.contains("tracking since"))
         #expect(text.contains("phase: steady"))
         // A demo starts from boot: nothing before it is unknown.

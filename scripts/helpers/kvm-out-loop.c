@@ -5,7 +5,8 @@
  * running KVM_RUN; each `out` exit sleeps 1 ms so the guest costs little CPU. Extra arguments are
  * ignored, so a test can pass QEMU-like `-name guest=NAME -m SIZE` for discovery to read.
  * Like QEMU >= 8.2 it keeps KVM_GET_STATS_FD descriptors open (VM and vCPU; KVM answers that
- * ioctl only inside the VM's own process); `--no-stats-fds` leaves them closed.
+ * ioctl only inside the VM's own process); `--no-stats-fds` leaves them closed, and
+ * `--vcpu-stats-fds-only` keeps only the vCPU's, as QEMU 8.2 and later do.
  * Exits by itself after 120 s (alarm) so a crashed test never leaves it behind.
  * Build: gcc -O1 -pthread -o kvm-out-loop kvm-out-loop.c */
 #define _GNU_SOURCE
@@ -52,9 +53,11 @@ static void *vcpu_thread(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int keep_stats_fds = 1;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--no-stats-fds") == 0) keep_stats_fds = 0;
+    int keep_vm_stats_fd = 1, keep_vcpu_stats_fd = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-stats-fds") == 0) keep_vm_stats_fd = keep_vcpu_stats_fd = 0;
+        if (strcmp(argv[i], "--vcpu-stats-fds-only") == 0) keep_vm_stats_fd = 0;
+    }
     alarm(120);
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (kvm < 0) fail("/dev/kvm");
@@ -83,10 +86,8 @@ int main(int argc, char **argv) {
     struct kvm_regs regs = { .rip = CODE_GPA, .rflags = 0x2 };
     if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0) fail("KVM_SET_REGS");
 
-    if (keep_stats_fds) {
-        if (ioctl(vm, KVM_GET_STATS_FD, 0) < 0) fail("KVM_GET_STATS_FD on the VM");
-        if (ioctl(vcpu_fd, KVM_GET_STATS_FD, 0) < 0) fail("KVM_GET_STATS_FD on vCPU 0");
-    }
+    if (keep_vm_stats_fd && ioctl(vm, KVM_GET_STATS_FD, 0) < 0) fail("KVM_GET_STATS_FD on the VM");
+    if (keep_vcpu_stats_fd && ioctl(vcpu_fd, KVM_GET_STATS_FD, 0) < 0) fail("KVM_GET_STATS_FD on vCPU 0");
 
     pthread_t thread;
     pthread_mutex_lock(&lock);

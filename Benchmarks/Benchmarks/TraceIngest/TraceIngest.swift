@@ -93,10 +93,10 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Parse + apply: what `encmon replay FILE --json` did before it was pipelined.
-    Benchmark("Ingest 4M lines: read+parse+apply (TraceReplaySource.readAll -> Monitor)") { b in
+    Benchmark("Ingest 4M lines: read+parse+apply (TraceReader.forEach -> Monitor)") { b in
         measureAgainstFloor(b, "Monitor (sequential)") {
             var m = Monitor()
-            try! TraceReplaySource(path: TraceFixture.shared.path).readAll { m.apply($0) }
+            try! TraceReader(path: TraceFixture.shared.path).forEach { m.apply($0) }
             blackHole(m.regions.count)
             return Int(m.totals.events)
         }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// Why the KVM statistics of a process cannot be read.
 public enum KVMStatsError: Error, Sendable, Hashable, CustomStringConvertible {
     case noSuchProcess(pid: Int32)
@@ -15,7 +19,7 @@ public enum KVMStatsError: Error, Sendable, Hashable, CustomStringConvertible {
     init(pid: Int32, _ error: SystemCallError) {
         if error.isPermissionDenied {
             self = .permissionDenied(pid: pid, error)
-        } else if error.errno == 3 /* ESRCH */ || (error.errno == 2 /* ENOENT */ && error.call.hasPrefix("opendir")) {
+        } else if error.errno == ESRCH || (error.errno == ENOENT && error.call.hasPrefix("opendir")) {
             self = .noSuchProcess(pid: pid)
         } else {
             self = .systemCall(error)

@@ -1,10 +1,23 @@
-/// What a source says about itself for the header and the batch summary.
+/// Where a source is, as values the view and the CLI format.
+public enum SourcePosition: Sendable, Hashable {
+    case unknown
+    /// Lines read so far (text sources); `SourceStatus.progress` has the fraction of the file.
+    case line(UInt64)
+    /// The phase a scenario is in (demo), as the scenario names it.
+    case phase(String)
+}
+
+/// What a source says about itself for the header and the batch summary: numbers and enums;
+/// the view and the CLI word them.
 public struct SourceStatus: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable { case replay, demo, live, daemon }
     public var kind: Kind
     /// File name, scenario name, or "VM 3 (name, pid 1234)".
     public var name: String
-    /// Where the source is: "line 1200 of 5000 (24%)", "boot", ...
+    /// Where the source is, structured; the header formats it.
+    public var location: SourcePosition = .unknown
+    /// Free text for a source without a `location` ("VM paused"); replays and the demo also
+    /// fill it with their location's standard wording for plain-text callers.
     public var position: String
     /// Lines read (text sources), events produced otherwise.
     public var lines: UInt64
@@ -22,6 +35,9 @@ public struct SourceStatus: Sendable, Hashable {
     public var progress: Double?
     /// True once a finite source has delivered everything.
     public var finished: Bool
+    /// False when event times are not seconds (a trace under a counter clock, or without a time
+    /// column): rates are then per an unknown unit and say so.
+    public var timeInSeconds = true
 
     public init(kind: Kind, name: String, position: String = "", lines: UInt64 = 0, skippedLines: UInt64 = 0,
                 malformedLines: UInt64 = 0, droppedEvents: UInt64 = 0, progress: Double? = nil, finished: Bool = false) {

@@ -29,9 +29,9 @@ public enum PipelinedTraceReplay {
     /// Memory: the reader's buffer plus at most `queueDepth + 2` batches.
     public static func run(path: String, chunkSize: Int = TraceReader.defaultChunkSize,
                            batchSize: Int = defaultBatchSize, queueDepth: Int = defaultQueueDepth,
-                           progress: TraceReplayProgress? = nil,
+                           progress: TraceReplayProgress? = nil, standInEvent: TraceEventName? = nil,
                            _ body: ([MonitorEvent]) throws -> Void) throws -> TraceReplayResult {
-        let reader = try TraceReader(path: path, chunkSize: chunkSize)
+        let reader = try TraceReader(path: path, chunkSize: chunkSize, standInEvent: standInEvent)
         progress?.start(name: reader.name, counters: reader.counters)
         let job = ReplayJob(reader: reader, batchSize: max(1, batchSize), queueDepth: max(1, queueDepth))
 
@@ -106,10 +106,13 @@ extension SourceStatus {
     /// The status of a trace replay (same wording as `TraceReplaySource.status`).
     static func replay(name: String, counters c: TraceReadCounters, finished: Bool) -> SourceStatus {
         var position = "line \(c.lines)"
-        if let p = c.progress { position += " (\(Int((p * 100).rounded(.down)))%)" }
+        if let p = c.progress, p.isFinite { position += " (\(Int((min(1, max(0, p)) * 100).rounded(.down)))%)" }
         var status = SourceStatus(kind: .replay, name: name, position: position, lines: c.lines,
-                                  skippedLines: c.skipped + c.duplicates, malformedLines: c.malformed,
-                                  droppedEvents: c.lostEvents, progress: c.progress, finished: finished)
+                                  skippedLines: c.skipped &+ c.duplicates, malformedLines: c.malformed,
+                                  // LOST / DROPPED lines reach the model as events: not again here.
+                                  droppedEvents: 0, progress: c.progress, finished: finished)
+        status.location = .line(c.lines)
+        status.timeInSeconds = !c.timeUnitUnknown
         status.partialRecordBytes = c.partialRecordBytes
         return status
     }

@@ -22,8 +22,10 @@ public final class SimulatorSource: EventSource {
     public var clock: SourceClock { .simulator }
 
     public var status: SourceStatus {
-        SourceStatus(kind: .demo, name: name, position: simulator.phase, lines: simulator.eventsDelivered,
-                     finished: finished)
+        var s = SourceStatus(kind: .demo, name: name, position: simulator.phase, lines: simulator.eventsDelivered,
+                             finished: finished)
+        s.location = .phase(simulator.phase)
+        return s
     }
 
     /// "4 GiB", "512 MiB", "1.5 GiB": whole units when exact.

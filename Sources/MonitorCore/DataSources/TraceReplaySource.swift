@@ -10,8 +10,8 @@ public final class TraceReplaySource: EventSource {
 
     /// Opens `path` (`-` = standard input). Throws `TraceReplayError` naming the path and the
     /// system's reason.
-    public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize) throws {
-        reader = try TraceReader(path: path, chunkSize: chunkSize)
+    public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize, standInEvent: TraceEventName? = nil) throws {
+        reader = try TraceReader(path: path, chunkSize: chunkSize, standInEvent: standInEvent)
     }
 
     /// Replays bytes in memory (tests).
@@ -41,18 +41,6 @@ public final class TraceReplaySource: EventSource {
         lookahead = try reader.next()
         if lookahead == nil { exhausted = true }
         return lookahead
-    }
-
-    /// Delivers every remaining event to `body` without intermediate arrays (batch replay).
-    public func readAll(_ body: (MonitorEvent) throws -> Void) throws {
-        if let e = lookahead {
-            lookahead = nil
-            try body(e)
-        }
-        if !exhausted {
-            try reader.forEach(body)
-            exhausted = true
-        }
     }
 
     /// The first malformed lines (line number, reason, start of the text), for stderr.

@@ -55,9 +55,16 @@ public struct MonitorTotals: Sendable, Hashable, Codable {
     public var rejected: UInt64 = 0
     public var rejectedByReason: [RejectionReason: UInt64] = [:]
     public var otherHypercalls: UInt64 = 0
+    /// Events the sources said they lost, where they gave a number.
     public var lostEvents: UInt64 = 0
     /// Events refused because their time was not finite or beyond `Monitor.timeLimit`.
     public var rejectedTimes: UInt64 = 0
+    /// Loss reports without a number (`CPU:N [LOST EVENTS]`): when > 0, at least `lostEvents` were
+    /// lost and the true figure is unknown.
+    public var lossReportsWithoutCount: UInt64 = 0
+    /// Applied conversions that broke the ABI in a way KVM lets through (see `ConversionAnomalies`).
+    public var reservedAttributeBitCalls: UInt64 = 0
+    public var beyondAddressSpaceCalls: UInt64 = 0
     /// Conversions by the interface they were seen on, indexed by `ConversionPath.rawValue`
     /// (an array: a dictionary update per event showed in replay profiles).
     public var conversionsByPath = [UInt64](repeating: 0, count: ConversionPath.allCases.count)
@@ -151,7 +158,7 @@ public struct Monitor: Sendable {
         case .marker(_, let text):
             lastMarker = text
         case .lostEvents(_, let n):
-            totals.lostEvents.addSaturating(n)
+            if let n { totals.lostEvents.addSaturating(n) } else { totals.lossReportsWithoutCount &+= 1 }
         }
     }
 
@@ -168,6 +175,10 @@ public struct Monitor: Sendable {
         }
         totals.conversions += 1
         totals.pagesChanged.addSaturating(changed)
+        if !c.anomalies.isEmpty {
+            if c.anomalies.contains(.reservedAttributeBits) { totals.reservedAttributeBitCalls &+= 1 }
+            if c.anomalies.contains(.beyondAddressSpace) { totals.beyondAddressSpaceCalls &+= 1 }
+        }
         totals.conversionsByPath[Int(c.path.rawValue)] += 1
         let flipped = churn.observe(c)
         let n = c.pages.count

@@ -45,12 +45,31 @@ public struct Conversion: Sendable, Hashable {
     /// Host thread id, or -1 when the source does not say.
     public var pid: Int32
     public var path: ConversionPath
+    /// What KVM let through although the ABI forbids it (applied all the same, counted apart).
+    public var anomalies: ConversionAnomalies
 
     public init(time: EventTime, pages: PageRange, direction: ConversionDirection,
-                vcpu: Int32 = -1, pid: Int32 = -1, path: ConversionPath) {
+                vcpu: Int32 = -1, pid: Int32 = -1, path: ConversionPath, anomalies: ConversionAnomalies = []) {
         self.time = time; self.pages = pages; self.direction = direction
-        self.vcpu = vcpu; self.pid = pid; self.path = path
+        self.vcpu = vcpu; self.pid = pid; self.path = path; self.anomalies = anomalies
     }
+}
+
+/// A MAP_GPA_RANGE call that KVM forwards to the VMM although it breaks the ABI: the host applies
+/// it, so encmon does too, and counts it.
+public struct ConversionAnomalies: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// a2 bits 63:5 set (reserved, must be zero); KVM passes a2 on unchecked, QEMU reads bit 4 only.
+    public static let reservedAttributeBits = ConversionAnomalies(rawValue: 1 << 0)
+    /// gfn + npages passes 2^52 pages (the 64-bit address space) without wrapping u64: KVM accepts
+    /// it; encmon applies the part inside the address space.
+    public static let beyondAddressSpace = ConversionAnomalies(rawValue: 1 << 1)
+
+    /// Stable names for JSON, the summary and recordings.
+    public static let names: [(ConversionAnomalies, String)] = [
+        (.reservedAttributeBits, "reserved-attribute-bits"), (.beyondAddressSpace, "beyond-address-space"),
+    ]
 }
 
 /// Why KVM refuses a KVM_HC_MAP_GPA_RANGE hypercall (arch/x86/kvm/x86.c: -KVM_EINVAL).
@@ -58,6 +77,7 @@ public enum RejectionReason: String, Sendable, Hashable, Codable, CodingKeyRepre
     case unalignedAddress = "unaligned-gpa"
     case zeroPages = "zero-pages"
     case wrapsAround = "range-wraps"
+    /// Never produced: KVM does not check the attributes (kept to read recordings of encmon < 0.2).
     case badAttributes = "bad-attributes"
 }
 
@@ -90,8 +110,12 @@ public struct MapGPARangeRequest: Sendable, Hashable {
         self.gpa = gpa; self.pageCount = pageCount; self.attributes = attributes
     }
 
-    /// The event KVM's validation turns this request into: the tracepoint fires before validation,
-    /// so an unaligned gpa, zero pages or a wrapping range must not touch the map.
+    /// The event KVM's validation turns this request into. The tracepoint fires before validation;
+    /// `____kvm_emulate_hypercall` (arch/x86/kvm/x86.c; `__kvm_emulate_hypercall` before 6.14) returns
+    /// -KVM_EINVAL for exactly three things: `!PAGE_ALIGNED(gpa)`, `!npages`, and
+    /// `gpa_to_gfn(gpa) + npages <= gpa_to_gfn(gpa)` (u64 wrap). Everything else goes to the VMM,
+    /// which converts on bit 4 alone (QEMU `kvm_handle_hc_map_gpa_range`), so it is applied here;
+    /// reserved attribute bits and ranges past the 64-bit space are flagged as anomalies.
     public func event(time: EventTime, vcpu: Int32 = -1, pid: Int32 = -1, path: ConversionPath) -> MonitorEvent {
         func reject(_ r: RejectionReason) -> MonitorEvent {
             .rejected(RejectedConversion(time: time, gpa: gpa, pageCount: pageCount, attributes: attributes, reason: r, pid: pid))
@@ -99,13 +123,17 @@ public struct MapGPARangeRequest: Sendable, Hashable {
         if gpa & (GuestPage.size - 1) != 0 { return reject(.unalignedAddress) }
         if pageCount == 0 { return reject(.zeroPages) }
         let first = gpa >> GuestPage.shift
-        // gfn + npages must not overflow or pass the end of the 64-bit space.
-        if pageCount > PageRange.maxPage - first { return reject(.wrapsAround) }
-        if attributes & ~UInt64(0x1f) != 0 { return reject(.badAttributes) }
+        if pageCount > UInt64.max - first { return reject(.wrapsAround) }
+        var anomalies: ConversionAnomalies = []
+        if attributes & Self.reservedAttributeMask != 0 { anomalies.insert(.reservedAttributeBits) }
+        if first + pageCount > PageRange.maxPage { anomalies.insert(.beyondAddressSpace) }
         let dir: ConversionDirection = attributes & Self.encryptedBit != 0 ? .toPrivate : .toShared
         return .conversion(Conversion(time: time, pages: PageRange(first: first, count: pageCount),
-                                      direction: dir, vcpu: vcpu, pid: pid, path: path))
+                                      direction: dir, vcpu: vcpu, pid: pid, path: path, anomalies: anomalies))
     }
+
+    /// a2 bits 63:5: reserved (bits 3:0 page-size hint, bit 4 encrypted).
+    public static let reservedAttributeMask: UInt64 = ~UInt64(0x1f)
 }
 
 /// Everything a source can tell the model. Sources produce these; `Monitor.apply` consumes them.
@@ -124,8 +152,9 @@ public enum MonitorEvent: Sendable, Hashable {
     case migrationPass(MigrationPassRecord)
     /// A free-text marker (scenario phase, note in a recording).
     case marker(time: EventTime, text: String)
-    /// The source lost events (ring buffer overrun, dropped records).
-    case lostEvents(time: EventTime, count: UInt64)
+    /// The source lost events (ring buffer overrun, dropped records); `count` nil when the source
+    /// says events were lost without saying how many (`CPU:N [LOST EVENTS]`).
+    case lostEvents(time: EventTime, count: UInt64?)
 
     public var time: EventTime {
         switch self {

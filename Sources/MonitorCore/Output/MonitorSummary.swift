@@ -31,6 +31,14 @@ public enum MonitorSummary {
             ("malformed", .uint(source.malformedLines)),
             ("partialRecordBytes", .uint(source.partialRecordBytes)),
             ("lostEvents", .uint(t.lostEvents.addingSaturating(source.droppedEvents))),
+            ("lostEventsExact", .bool(t.lossReportsWithoutCount == 0)),
+            ("dropped", .uint(source.overflowedEvents)),
+            ("rejectedTimes", .uint(t.rejectedTimes.addingSaturating(source.rejectedTimes))),
+            ("anomalies", .object([
+                ("reservedAttributeBits", .uint(t.reservedAttributeBitCalls)),
+                ("beyondAddressSpace", .uint(t.beyondAddressSpaceCalls)),
+            ])),
+            ("timeUnit", .string(source.timeInSeconds ? "seconds" : "unknown")),
             ("firstEventTime", s.trackingSince.map { .double($0) } ?? .null),
             ("lastEventTime", .double(s.time)),
             ("guestSpan", .object([("start", .string(Hex.address(s.guestSpan.lower << GuestPage.shift))),
@@ -131,7 +139,8 @@ public enum MonitorSummary {
         lines.append("encmon summary: \(source.name)")
         row("lines read", "\(source.lines) (skipped \(source.skippedLines), malformed \(source.malformedLines))")
         if let since = s.trackingSince {
-            row("event time", "\(ByteFormat.formatFixed(since, digits: 6)) .. \(ByteFormat.formatFixed(s.time, digits: 6)) s")
+            row("event time", "\(ByteFormat.formatFixed(since, digits: 6)) .. \(ByteFormat.formatFixed(s.time, digits: 6))"
+                + (source.timeInSeconds ? " s" : " (unit unknown: trace clock not in seconds, or no time column)"))
         }
         row("conversions", "\(t.conversions) (to shared \(t.toShared), to private \(t.toPrivate))")
         row("pages converted", "to shared \(t.pagesToShared), to private \(t.pagesToPrivate)")
@@ -139,12 +148,20 @@ public enum MonitorSummary {
             "\(t.rejected) (" + t.rejectedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + ")")
         if t.otherHypercalls > 0 { row("other hypercalls", "\(t.otherHypercalls)") }
         if source.partialRecordBytes > 0 { row("cut-off record", "\(source.partialRecordBytes) bytes dropped") }
-        if t.lostEvents + source.droppedEvents > 0 { row("lost events", "\(t.lostEvents + source.droppedEvents)") }
+        if let lost = t.lossText(sourceDropped: source.droppedEvents) { row("lost events", lost) }
+        if source.overflowedEvents > 0 { row("dropped events", "\(source.overflowedEvents) (encmon fell behind the source)") }
+        let badTimes = t.rejectedTimes.addingSaturating(source.rejectedTimes)
+        if badTimes > 0 { row("refused times", "\(badTimes) events with a non-finite or absurd time") }
+        if t.reservedAttributeBitCalls > 0 || t.beyondAddressSpaceCalls > 0 {
+            row("applied anomalies", "reserved attribute bits \(t.reservedAttributeBitCalls), beyond 64-bit space \(t.beyondAddressSpaceCalls)")
+        }
         row("shared now", "\(ByteFormat.human(GuestPage.bytes(s.regions.sharedPages))) in \(s.regions.count) regions"
             + (s.regions.isApproximate ? " (APPROXIMATE: region cap reached)" : ""))
         row("guest span", "\(s.guestSpan) (\(ByteFormat.human(s.guestSpan.byteCount)))")
+        let unit = source.timeInSeconds ? "s" : "time unit (unknown)"
         for f in s.rates {
-            row("rate over \(f.window) s", "\(fmt(f.calls)) calls/s, \(fmt(f.pages)) pages/s, \(fmt(f.flips)) flips/s")
+            row("rate over \(f.window) \(source.timeInSeconds ? "s" : "units")",
+                "\(fmt(f.calls)) calls/\(unit), \(fmt(f.pages)) pages/\(unit), \(fmt(f.flips)) flips/\(unit)")
         }
         row("flips", "\(s.totalFlips) (buffer made shared and private again within \(fmt(s.churnWindow)) s)")
         for b in s.mostFlipped.prefix(5) {
@@ -182,4 +199,13 @@ public enum MonitorSummary {
 
 extension String {
     public func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+}
+
+extension MonitorTotals {
+    /// `12`, `≥ 12` (some reports gave no number), `unknown` (none did), or nil without loss.
+    public func lossText(sourceDropped: UInt64 = 0) -> String? {
+        let known = lostEvents.addingSaturating(sourceDropped)
+        if lossReportsWithoutCount == 0 { return known == 0 ? nil : "\(known)" }
+        return known == 0 ? "unknown" : "≥ \(known)"
+    }
 }

@@ -1,5 +1,6 @@
 /// The identity of a QEMU conversion, to recognise the `kvm_convert_memory` line that repeats the
-/// `kvm_hc_map_gpa_range` before it (target/i386/kvm/kvm.c calls one from the other).
+/// `kvm_hc_map_gpa_range` or `kvm_memory_fault` before it on the same thread (target/i386/kvm/kvm.c
+/// and accel/kvm/kvm-all.c call `kvm_convert_memory` from both).
 struct QEMUConversionKey: Sendable, Hashable {
     var start: UInt64
     var size: UInt64
@@ -77,10 +78,52 @@ extension TraceLineParser {
         let event = MapGPARangeRequest(gpa: gpa, pageCount: Self.pagesCovering(bytes: size), attributes: attributes)
             .event(time: time, vcpu: -1, pid: tid, path: .qemu)
         if case .conversion(let c) = event {
-            pendingQEMU = QEMUConversionKey(start: gpa, size: size, toPrivate: c.direction == .toPrivate)
-            setPendingThisLine = true
+            notePending(QEMUConversionKey(start: gpa, size: size, toPrivate: c.direction == .toPrivate), thread: tid)
         }
         return .event(event)
+    }
+
+    /// `kvm_memory_fault start 0x%PRIx64 size 0x%PRIx64 flags 0x%PRIx64` (accel/kvm/trace-events):
+    /// an implicit conversion, to private when `KVM_MEMORY_EXIT_FLAG_PRIVATE` (bit 3) is set.
+    mutating func qemuMemoryFault(_ l: TraceLineBytes, at k: Int) -> TraceLineOutcome {
+        let nameLength = 16
+        guard Self.qemuEventNameIsToken(l, at: k, length: nameLength) else { return .skipped }
+        guard let (time, tid) = qemuPrefix(l, eventAt: k) else { return .malformed(reason: "kvm_memory_fault: bad timestamp prefix") }
+        guard let (start, e0) = Self.hexField(l, "start ", at: k + nameLength) else { return .malformed(reason: "kvm_memory_fault: bad or missing start") }
+        guard let (size, e1) = Self.hexField(l, "size ", at: e0) else { return .malformed(reason: "kvm_memory_fault: bad or missing size") }
+        guard let (flags, e2) = Self.hexField(l, "flags ", at: e1), l.onlyBlanks(from: e2) else {
+            return .malformed(reason: "kvm_memory_fault: bad or missing flags")
+        }
+        let toPrivate = flags & Self.memoryExitFlagPrivate != 0
+        let event = MapGPARangeRequest(gpa: start, pageCount: Self.pagesCovering(bytes: size),
+                                       attributes: toPrivate ? MapGPARangeRequest.encryptedBit : 0)
+            .event(time: time, vcpu: -1, pid: tid, path: .qemu)
+        if case .conversion = event { notePending(QEMUConversionKey(start: start, size: size, toPrivate: toPrivate), thread: tid) }
+        return .event(event)
+    }
+
+    /// `KVM_MEMORY_EXIT_FLAG_PRIVATE` (include/uapi/linux/kvm.h).
+    static let memoryExitFlagPrivate: UInt64 = 1 << 3
+
+    /// Remembers a thread's conversion until its `kvm_convert_memory`. Bounded: a log of many
+    /// threads that never print the second line cannot grow it without limit.
+    mutating func notePending(_ key: QEMUConversionKey, thread: Int32) {
+        if thread < 0 {
+            if pendingUnthreadedQEMU.count >= 64 { pendingUnthreadedQEMU.removeFirst() }
+            pendingUnthreadedQEMU.append(key)
+            return
+        }
+        if pendingQEMU.count >= 4096 && pendingQEMU[thread] == nil { pendingQEMU.removeAll(keepingCapacity: true) }
+        pendingQEMU[thread] = key
+    }
+
+    /// Whether `key` repeats a pending conversion of `thread` (which it then consumes).
+    /// A thread's own pending conversion first; else one logged without a thread id.
+    mutating func takePending(_ key: QEMUConversionKey, thread: Int32) -> Bool {
+        if thread >= 0, let p = pendingQEMU.removeValue(forKey: thread), p == key { return true }
+        guard let i = pendingUnthreadedQEMU.firstIndex(of: key) else { return false }
+        pendingUnthreadedQEMU.remove(at: i)
+        return true
     }
 
     /// `kvm_convert_memory start 0x%PRIx64 size 0x%PRIx64 shared_to_private|private_to_shared`.
@@ -101,10 +144,7 @@ extension TraceLineParser {
         } else {
             return .malformed(reason: "kvm_convert_memory: direction is not shared_to_private or private_to_shared")
         }
-        if let p = pendingQEMU, p == QEMUConversionKey(start: start, size: size, toPrivate: toPrivate) {
-            pendingQEMU = nil
-            return .duplicate
-        }
+        if takePending(QEMUConversionKey(start: start, size: size, toPrivate: toPrivate), thread: tid) { return .duplicate }
         return .event(MapGPARangeRequest(gpa: start, pageCount: Self.pagesCovering(bytes: size),
                                          attributes: toPrivate ? MapGPARangeRequest.encryptedBit : 0)
             .event(time: time, vcpu: -1, pid: tid, path: .qemu))

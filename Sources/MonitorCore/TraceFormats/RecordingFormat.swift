@@ -29,7 +29,7 @@
 ///
 /// Records (required fields first, `[optional]`):
 /// ```
-/// conversion      t=TIME dir=shared|private gfn=HEX pages=UINT vcpu=INT pid=INT path=PATH
+/// conversion      t=TIME dir=shared|private gfn=HEX pages=UINT vcpu=INT pid=INT path=PATH [anomalies=ANOMALY *("," ANOMALY)]
 /// rejected        t=TIME gpa=HEX pages=UINT attrs=HEX reason=REASON pid=INT
 /// other-hypercall t=TIME nr=HEX
 /// counter         t=TIME name=STR value=UINT
@@ -40,10 +40,11 @@
 ///                 dirtied=UINT resent-for-encryption=UINT changed-state=UINT bitmap-bytes=UINT
 ///                 range-list-bytes=UINT
 /// marker          t=TIME text=STR
-/// lost            t=TIME count=UINT                  ; 0 = an unknown number of events
+/// lost            t=TIME count=UINT|unknown          ; 0 (older recordings) also reads as unknown
 /// ```
 /// `PATH` = hypercall, psc, qemu, kernel-log, simulator, recording; `REASON` = unaligned-gpa,
-/// zero-pages, range-wraps, bad-attributes; `KIND` = ram, hole, mmio, firmware; `STATUS` = none,
+/// zero-pages, range-wraps (bad-attributes only in older recordings); `ANOMALY` =
+/// reserved-attribute-bits, beyond-address-space; `KIND` = ram, hole, mmio, firmware; `STATUS` = none,
 /// setup, active, pre-copy, stop-and-copy, completed, failed, cancelled. Page ranges are a first page
 /// number (GFN, 4 KiB pages) and a page count; the range must end at or below 2^52.
 ///
@@ -91,6 +92,9 @@ public enum RecordingFormat {
         case .conversion(let c):
             s = "conversion t=\(c.time) dir=\(c.direction == .toShared ? "shared" : "private")"
             s += " gfn=\(hex(c.pages.lower)) pages=\(c.pages.count) vcpu=\(c.vcpu) pid=\(c.pid) path=\(c.path.name)"
+            if !c.anomalies.isEmpty {
+                s += " anomalies=" + ConversionAnomalies.names.filter { c.anomalies.contains($0.0) }.map(\.1).joined(separator: ",")
+            }
         case .rejected(let r):
             s = "rejected t=\(r.time) gpa=\(hex(r.gpa)) pages=\(r.pageCount) attrs=\(hex(r.attributes))"
             s += " reason=\(r.reason.rawValue) pid=\(r.pid)"
@@ -118,7 +122,7 @@ public enum RecordingFormat {
         case .marker(let t, let text):
             s = "marker t=\(t) text=\(escape(text))"
         case .lostEvents(let t, let count):
-            s = "lost t=\(t) count=\(count)"
+            s = "lost t=\(t) count=\(count.map(String.init) ?? "unknown")"
         }
         return s
     }
@@ -190,8 +194,17 @@ public enum RecordingFormat {
             let dir: ConversionDirection = try f.parse("dir") { $0 == "shared" ? .toShared : $0 == "private" ? .toPrivate : nil }
             let pages = try f.pageRange(firstKey: "gfn", countKey: "pages")
             let path = try f.parse("path") { v in ConversionPath.allCases.first { $0.name == v } }
+            var anomalies: ConversionAnomalies = []
+            if f.has("anomalies") {
+                for name in try f.value("anomalies").split(separator: ",") {
+                    guard let a = ConversionAnomalies.names.first(where: { $0.1 == name }) else {
+                        throw .badValue(record: "conversion", key: "anomalies", value: String(name))
+                    }
+                    anomalies.insert(a.0)
+                }
+            }
             return .conversion(Conversion(time: t, pages: pages, direction: dir, vcpu: try f.int32("vcpu"),
-                                          pid: try f.int32("pid"), path: path))
+                                          pid: try f.int32("pid"), path: path, anomalies: anomalies))
         case .rejected:
             let reason = try f.parse("reason") { RejectionReason(rawValue: String($0)) }
             return .rejected(RejectedConversion(time: t, gpa: try f.hex("gpa"), pageCount: try f.uint("pages"),
@@ -234,7 +247,9 @@ public enum RecordingFormat {
         case .marker:
             return .marker(time: t, text: try f.string("text"))
         case .lost:
-            return .lostEvents(time: t, count: try f.uint("count"))
+            if try f.value("count") == "unknown" { return .lostEvents(time: t, count: nil) }
+            let n = try f.uint("count")
+            return .lostEvents(time: t, count: n == 0 ? nil : n)
         }
     }
 

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemLibc
 
 /// Why a trace or recording file could not be used. Every case names the file.
 public enum TraceFileError: Error, CustomStringConvertible, Hashable, Sendable {
@@ -13,10 +7,12 @@ public enum TraceFileError: Error, CustomStringConvertible, Hashable, Sendable {
     case cannotWrite(path: String, errno: Int32)
     /// `RecordingWriter` refuses to append to a non-empty file that is not an encmon recording.
     case notARecording(path: String)
+    /// A read of a stream stopped because its `TraceReadInterruption` asked (SIGINT, quit).
+    case interrupted(path: String)
 
     public var path: String {
         switch self {
-        case .cannotOpen(let p, _), .cannotRead(let p, _), .cannotWrite(let p, _), .notARecording(let p): p
+        case .cannotOpen(let p, _), .cannotRead(let p, _), .cannotWrite(let p, _), .notARecording(let p), .interrupted(let p): p
         }
     }
 
@@ -28,6 +24,7 @@ public enum TraceFileError: Error, CustomStringConvertible, Hashable, Sendable {
         case .notARecording(let p):
             "'\(p)' is not empty and does not start with '\(RecordingFormat.headerLine)'; "
                 + "choose a new file name to record to"
+        case .interrupted(let p): "reading '\(p)' was interrupted"
         }
     }
 }
@@ -35,9 +32,10 @@ public enum TraceFileError: Error, CustomStringConvertible, Hashable, Sendable {
 /// The name the replay source and the CLI use for errors about a trace file.
 public typealias TraceReplayError = TraceFileError
 
-/// Thin wrappers over the system calls the trace readers and the recording writer use:
-/// EINTR is retried here, errors come back as errno values, no policy.
-enum TraceFile {
+/// Thin wrappers over the system calls the trace readers and the recording writer use: errors
+/// come back as errno values, no policy. EINTR is retried where a call cannot block for long
+/// (open, pread, write); `read` returns it, so a reader blocked on a stream can see a signal.
+public enum TraceFile {
     static func errorText(_ code: Int32) -> String {
         guard let s = strerror(code) else { return "errno \(code)" }
         return String(cString: s) + " (errno \(code))"
@@ -53,20 +51,10 @@ enum TraceFile {
         }
     }
 
-    /// `read(2)`, retried on EINTR. 0 = end of file.
+    /// `read(2)`. 0 = end of file; EINTR is returned like any other error.
     static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) -> Result<Int, Errno> {
-        while true {
-            #if canImport(Darwin)
-            let n = Darwin.read(fd, buffer, count)
-            #elseif canImport(Musl)
-            let n = Musl.read(fd, buffer, count)
-            #else
-            let n = Glibc.read(fd, buffer, count)
-            #endif
-            if n >= 0 { return .success(n) }
-            let e = errno
-            if e != EINTR { return .failure(Errno(code: e)) }
-        }
+        let n = SystemLibc.read(fd, buffer, count)
+        return n >= 0 ? .success(n) : .failure(Errno(code: errno))
     }
 
     /// `pread(2)`, retried on EINTR.
@@ -80,7 +68,7 @@ enum TraceFile {
     }
 
     /// `write(2)` until every byte is written (one call unless the kernel writes partially).
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Result<Void, Errno> {
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Result<Void, Errno> {
         var written = 0
         return writeAll(fd, bytes, written: &written)
     }
@@ -91,13 +79,7 @@ enum TraceFile {
         guard var p = bytes.baseAddress else { return .success(()) }
         var left = bytes.count
         while left > 0 {
-            #if canImport(Darwin)
-            let n = Darwin.write(fd, p, left)
-            #elseif canImport(Musl)
-            let n = Musl.write(fd, p, left)
-            #else
-            let n = Glibc.write(fd, p, left)
-            #endif
+            let n = SystemLibc.write(fd, p, left)
             if n < 0 {
                 let e = errno
                 if e == EINTR { continue }
@@ -118,39 +100,21 @@ enum TraceFile {
     }
 
     static func close(_ fd: Int32) {
-        #if canImport(Darwin)
-        _ = Darwin.close(fd)
-        #elseif canImport(Musl)
-        _ = Musl.close(fd)
-        #else
-        _ = Glibc.close(fd)
-        #endif
+        _ = SystemLibc.close(fd)
     }
 
     /// An errno value as an Error, so that `Result` can carry it.
-    struct Errno: Error { var code: Int32 }
+    public struct Errno: Error, Sendable { public var code: Int32 }
 }
 
 // `open` and `pread` are imported under the same names on every libc module; these aliases
 // keep the calls above unambiguous next to the `TraceFile.open`/`pread` statics.
 @inline(__always)
 private func systemOpen(_ path: UnsafePointer<CChar>, _ flags: Int32, _ mode: mode_t) -> Int32 {
-    #if canImport(Darwin)
-    Darwin.open(path, flags, mode)
-    #elseif canImport(Musl)
-    Musl.open(path, flags, mode)
-    #else
-    Glibc.open(path, flags, mode)
-    #endif
+    SystemLibc.open(path, flags, mode)
 }
 
 @inline(__always)
 private func systemPread(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ count: Int, _ offset: off_t) -> Int {
-    #if canImport(Darwin)
-    Darwin.pread(fd, buf, count, offset)
-    #elseif canImport(Musl)
-    Musl.pread(fd, buf, count, offset)
-    #else
-    Glibc.pread(fd, buf, count, offset)
-    #endif
+    SystemLibc.pread(fd, buf, count, offset)
 }

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemLibc
 
 /// One line of trace text as raw bytes (no newline, no CR), borrowed from the reader's buffer.
 ///

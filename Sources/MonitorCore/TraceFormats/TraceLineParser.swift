@@ -3,8 +3,8 @@ public enum TraceLineOutcome: Sendable, Hashable {
     case event(MonitorEvent)
     /// Header, comment, blank line, another kvm event, any other text.
     case skipped
-    /// The second QEMU line of a conversion already counted (`kvm_convert_memory` right after its
-    /// `kvm_hc_map_gpa_range`).
+    /// The second QEMU line of a conversion already counted (the `kvm_convert_memory` of a
+    /// `kvm_hc_map_gpa_range` or `kvm_memory_fault` on the same thread).
     case duplicate
     /// The line starts like a supported event but cannot be parsed.
     case malformed(reason: String)
@@ -13,16 +13,19 @@ public enum TraceLineOutcome: Sendable, Hashable {
 /// Turns lines of any supported trace text into `MonitorEvent`s, detecting the format per line.
 ///
 /// Formats (the reference's sections in brackets):
-/// - ftrace `trace` / `trace_pipe` text, `trace-cmd report` and `perf script` text [§6, §7]:
-///   `kvm_hypercall`, `kvm_vmgexit_msr_protocol_enter` (PSC request 0x014 only), the uprobe stand-in
-///   (`(0x…) nr=12 a0=… a1=… a2=… a3=…` under any event name), `CPU:N [LOST n EVENTS]` and
-///   `CPU:N [n EVENTS DROPPED]`.
+/// - ftrace `trace` / `trace_pipe` text, `trace-cmd report` and `perf script` text in every layout
+///   (`TracerEventLine.swift`) [§6, §7]: `kvm_hypercall`, `kvm_vmgexit_msr_protocol_enter` (PSC
+///   request 0x014 only), `kvm_xen_hypercall` / `kvm_hv_hypercall` (other hypercalls), the uprobe
+///   stand-in (`nr=12 a0=… a1=… a2=… a3=…` under any event name or the `--event` name), and the
+///   loss lines `CPU:N [LOST n EVENTS]`, `CPU:N [LOST EVENTS]`, `CPU:N [n EVENTS DROPPED]`,
+///   `CPU:N [EVENTS DROPPED]` (also after a trace-cmd instance tag).
 /// - the 2020-21 SEV live-migration kernel log line `page_enc_status_hc invoked, …` [§11].
 /// - QEMU trace-log `kvm_hc_map_gpa_range` / `kvm_convert_memory`, one conversion counted once [§12].
 /// - encmon recordings, from their header line on (`RecordingFormat`).
 ///
 /// The parser keeps a little state between lines: the last timestamp (for lines without one), the
-/// QEMU line awaiting its duplicate, and whether a recording header was seen. The hot path (an
+/// QEMU conversions awaiting their duplicate line, whether times are seconds, and whether a
+/// recording header was seen. The hot path (an
 /// ftrace `kvm_hypercall` line) allocates nothing.
 public struct TraceLineParser: Sendable {
     /// The time of the last line that carried a valid timestamp (0 before the first).
@@ -30,12 +33,24 @@ public struct TraceLineParser: Sendable {
     /// True after a `encmon-recording 1` header: record lines are then read as recording records.
     public internal(set) var isReadingRecording = false
 
-    /// A QEMU `kvm_hc_map_gpa_range` that became a conversion; the next event line, if it is the
-    /// matching `kvm_convert_memory`, is the same conversion.
-    var pendingQEMU: QEMUConversionKey?
-    var setPendingThisLine = false
+    /// Per QEMU thread, the `kvm_hc_map_gpa_range` or `kvm_memory_fault` that became a conversion:
+    /// that thread's matching `kvm_convert_memory` is the same conversion, however many lines of
+    /// other threads come between.
+    var pendingQEMU: [Int32: QEMUConversionKey] = [:]
+    /// The same for lines without a thread id, paired by content alone (oldest first, bounded).
+    var pendingUnthreadedQEMU: [QEMUConversionKey] = []
 
-    public init() {}
+    /// An event line carried an integer timestamp (trace clocks counter, uptime, x86-tsc, perf
+    /// or trace-cmd without a seconds clock): times are ticks of an unknown unit, not seconds.
+    public internal(set) var sawRawClockTimestamps = false
+    /// An event line carried no timestamp at all (perf script -F without `time`).
+    public internal(set) var sawUntimedEvents = false
+    /// True when some event time is not in seconds: rates are then per unknown unit.
+    public var timeUnitUnknown: Bool { sawRawClockTimestamps || sawUntimedEvents }
+    /// The stand-in event named by `--event` (its lines decode like `kvm_hypercall`).
+    public var standInEvent: TraceEventName?
+
+    public init(standInEvent: TraceEventName? = nil) { self.standInEvent = standInEvent }
 
     /// Parses one line (without its newline; a trailing CR is ignored). `endsWithNewline` is false
     /// for a last line cut off by the end of the file: a recording record without its newline is
@@ -60,21 +75,12 @@ public struct TraceLineParser: Sendable {
     mutating func fastEvent(_ l: TraceLineBytes) -> MonitorEvent? {
         guard !isReadingRecording, l[0] != TraceASCII.hash, let anchor = Self.ftraceAnchor(l),
               let e = fastHypercall(l, anchor: anchor) else { return nil }
-        pendingQEMU = nil
         return e
     }
 
     @inline(__always)
     mutating func parse(_ l: TraceLineBytes, endsWithNewline: Bool, triedFastPath: Bool = false) -> TraceLineOutcome {
-        setPendingThisLine = false
-        let outcome = dispatch(l, endsWithNewline: endsWithNewline, triedFastPath: triedFastPath)
-        if pendingQEMU != nil && !setPendingThisLine {
-            switch outcome {
-            case .event, .malformed: pendingQEMU = nil
-            case .skipped, .duplicate: break
-            }
-        }
-        return outcome
+        dispatch(l, endsWithNewline: endsWithNewline, triedFastPath: triedFastPath)
     }
 
     @inline(__always)
@@ -84,7 +90,10 @@ public struct TraceLineParser: Sendable {
         if isReadingRecording || c0 == UInt8(ascii: "e") {
             if let o = recordingLine(l, endsWithNewline: endsWithNewline) { return o }
         }
-        if let anchor = Self.ftraceAnchor(l) { return ftraceLine(l, anchor: anchor, triedFastPath: triedFastPath) }
+        if !triedFastPath, let anchor = Self.ftraceAnchor(l), let e = fastHypercall(l, anchor: anchor) { return .event(e) }
+        if let columns = tracerEvent(l), columns.kind != .other || columns.isTracerLine {
+            return tracerLine(l, columns: columns)
+        }
         return otherLine(l)
     }
 
@@ -136,62 +145,6 @@ public struct TraceLineParser: Sendable {
         return nil
     }
 
-    enum TraceEventKind { case hypercall, msrProtocol }
-
-    mutating func ftraceLine(_ l: TraceLineBytes, anchor: (open: Int, after: Int), triedFastPath: Bool = false) -> TraceLineOutcome {
-        if !triedFastPath, let fast = fastHypercall(l, anchor: anchor) { return .event(fast) }
-        let n = l.count
-        // Optional flags / latency column, then the time token ending in ':'.
-        var i = l.skipSpaces(from: anchor.after)
-        var ts = i
-        var te = l.scanToSpace(from: i)
-        if te == ts { return brokenLayout(l) }
-        if l[te - 1] != TraceASCII.colon {
-            i = l.skipSpaces(from: te)
-            ts = i
-            te = l.scanToSpace(from: i)
-            if te == ts || l[te - 1] != TraceASCII.colon { return brokenLayout(l) }
-        }
-        let time = l.time(from: ts, to: te - 1)
-        if let time { lastTime = time }
-
-        // Event name up to ": " (perf prefixes "sys:"; trace-cmd pads with spaces after the colon).
-        i = l.skipSpaces(from: te)
-        var nameStart = i
-        var nameEnd = -1
-        while i < n {
-            let c = l[i]
-            if c == TraceASCII.colon {
-                if i + 1 == n || l[i + 1] == TraceASCII.space { nameEnd = i; break }
-                nameStart = i + 1
-            } else if c == TraceASCII.space {
-                break
-            }
-            i += 1
-        }
-        if nameEnd < 0 { return brokenLayout(l) }
-        let payload = l.skipSpaces(from: nameEnd + 1)
-
-        let kind: TraceEventKind
-        if l.equals("kvm_hypercall", from: nameStart, to: nameEnd) {
-            kind = .hypercall
-        } else if l.equals("kvm_vmgexit_msr_protocol_enter", from: nameStart, to: nameEnd) {
-            kind = .msrProtocol
-        } else if let p = Self.uprobeFields(l, payload: payload) {
-            return uprobeLine(l, anchor: anchor, fields: p, time: time)
-        } else {
-            return .skipped
-        }
-        guard let time else { return .malformed(reason: "bad timestamp") }
-        guard let (pid, vcpu) = Self.pidAndVcpu(l, anchorOpen: anchor.open) else {
-            return .malformed(reason: "no pid before the cpu column")
-        }
-        switch kind {
-        case .hypercall: return hypercall(l, payload: payload, time: time, pid: pid, vcpu: vcpu)
-        case .msrProtocol: return msrProtocol(l, payload: payload, time: time, pid: pid)
-        }
-    }
-
     /// The common case in one pass: a well-formed `kvm_hypercall` line of ftrace, trace-cmd or
     /// perf with single spaces in the payload, hex values of at most 16 digits and a timestamp of
     /// at most 15 digits. nil as soon as anything differs: the general path then decides, so this
@@ -230,6 +183,8 @@ public struct TraceLineParser: Sendable {
             }
             if i == fs { return nil }
             digits &+= i &- fs
+        } else {
+            return nil  // counter clocks: the general path notes the unknown unit
         }
         guard digits <= 15, i &+ 16 < n, p[i] == TraceASCII.colon, p[i &+ 1] == TraceASCII.space else { return nil }
         i &+= 2
@@ -279,11 +234,6 @@ public struct TraceLineParser: Sendable {
             .event(time: time, vcpu: vcpu, pid: pid, path: .hypercall)
     }
 
-    /// An ftrace-shaped line whose columns after the cpu do not parse.
-    func brokenLayout(_ l: TraceLineBytes) -> TraceLineOutcome {
-        Self.mentionsSupportedEvent(l) ? .malformed(reason: "unrecognised column layout") : .skipped
-    }
-
     /// pid: the digits before the cpu column, after the comm and `-` (ftrace, trace-cmd) or spaces
     /// (perf), skipping a TGID `(  1234)` / `(-------)`; perf's `pid/tid` gives the tid.
     /// vcpu: n from a comm `CPU n/KVM`, else -1.
@@ -329,7 +279,7 @@ public struct TraceLineParser: Sendable {
     @inline(__always)
     static func vcpuFromComm(_ l: TraceLineBytes, end e: Int) -> Int32 {
         guard e >= 9, l[e &- 4] == TraceASCII.slash, l[e &- 3] == UInt8(ascii: "K"),
-              l[e &- 2] == UInt8(ascii: "V"), l[e &- 1] == UInt8(ascii: "M") else { return -1 }
+              l[e &- 2] == UInt8(ascii: "V"), l[e &- 1] == UInt8(ascii: "M") else { return truncatedVcpuFromComm(l, end: e) }
         var j = e &- 5
         var v: UInt64 = 0
         var scale: UInt64 = 1
@@ -347,18 +297,14 @@ public struct TraceLineParser: Sendable {
         return Int32(v)
     }
 
-    /// `nr 0x%lx a0 0x%lx a1 0x%lx a2 0x%lx a3 0x%lx` (arch/x86/kvm/trace.h).
-    @inline(__always)
-    func hypercall(_ l: TraceLineBytes, payload: Int, time: EventTime, pid: Int32, vcpu: Int32) -> TraceLineOutcome {
-        guard let (nr, e0) = Self.hexField(l, "nr ", at: payload) else { return .malformed(reason: "kvm_hypercall: bad or missing nr") }
-        guard let (a0, e1) = Self.hexField(l, "a0 ", at: e0) else { return .malformed(reason: "kvm_hypercall: bad or missing a0") }
-        guard let (a1, e2) = Self.hexField(l, "a1 ", at: e1) else { return .malformed(reason: "kvm_hypercall: bad or missing a1") }
-        guard let (a2, e3) = Self.hexField(l, "a2 ", at: e2) else { return .malformed(reason: "kvm_hypercall: bad or missing a2") }
-        guard let (_, e4) = Self.hexField(l, "a3 ", at: e3) else { return .malformed(reason: "kvm_hypercall: bad or missing a3") }
-        guard l.onlyBlanks(from: e4) else { return .malformed(reason: "kvm_hypercall: unexpected text after a3") }
-        if nr != MapGPARangeRequest.hypercallNumber { return .event(.otherHypercall(time: time, number: nr)) }
-        return .event(MapGPARangeRequest(gpa: a0, pageCount: a1, attributes: a2)
-            .event(time: time, vcpu: vcpu, pid: pid, path: .hypercall))
+    /// trace-cmd `-l` prints the comm as `%8.8s`: `CPU 2/KV`, `CPU 12/K`, `CPU 123/`.
+    static func truncatedVcpuFromComm(_ l: TraceLineBytes, end e: Int) -> Int32 {
+        let s = e - 8
+        guard s >= 0, l.has("CPU ", at: s), s == 0 || l[s - 1] == TraceASCII.space,
+              let (v, d) = l.decimal(at: s + 4), d < e, l[d] == TraceASCII.slash, v <= UInt64(Int32.max) else { return -1 }
+        let kvm: [UInt8] = [UInt8(ascii: "K"), UInt8(ascii: "V"), UInt8(ascii: "M")]
+        for k in (d + 1)..<e where l[k] != kvm[k - d - 1] { return -1 }
+        return Int32(v)
     }
 
     /// ` key 0x<hex>` at `i` (spaces before the key skipped); the value must end the field.
@@ -370,20 +316,52 @@ public struct TraceLineParser: Sendable {
         return (v, e)
     }
 
-    /// `vcpu %u, ghcb_gpa %016llx` — GHCB MSR protocol request (arch/x86/include/asm/sev-common.h).
+    /// `vcpu %u, ghcb_gpa %016llx` — GHCB MSR protocol request (arch/x86/include/asm/sev-common.h);
+    /// with `-R`: `vcpu_id=%u ghcb_gpa=…` (libtraceevent prints the value in the print format's
+    /// base, or in decimal). Only the `_enter` event is read: `_exit` repeats the same request.
     func msrProtocol(_ l: TraceLineBytes, payload: Int, time: EventTime, pid: Int32) -> TraceLineOutcome {
-        guard l.has("vcpu ", at: payload), let (vcpu, e0) = l.decimal(at: l.skipSpaces(from: payload + 5)),
-              vcpu <= UInt64(Int32.max), e0 < l.count, l[e0] == TraceASCII.comma else {
+        let vcpuValue: UInt64
+        var i: Int
+        if l.has("vcpu ", at: payload), let (v, e) = l.decimal(at: l.skipSpaces(from: payload + 5)), e < l.count, l[e] == TraceASCII.comma {
+            vcpuValue = v; i = e + 1
+        } else if l.has("vcpu_id=", at: payload), let (v, e) = l.decimal(at: payload + 8), l.endsField(e) {
+            vcpuValue = v; i = e
+        } else {
             return .malformed(reason: "kvm_vmgexit_msr_protocol_enter: bad or missing vcpu")
         }
-        let k = l.skipSpaces(from: e0 + 1)
-        guard l.has("ghcb_gpa ", at: k), let (msr, e1) = l.hex(at: l.skipSpaces(from: k + 9)), l.onlyBlanks(from: e1) else {
+        guard vcpuValue <= UInt64(Int32.max) else { return .malformed(reason: "kvm_vmgexit_msr_protocol_enter: vcpu out of range") }
+        i = l.skipSpaces(from: i)
+        let msr: UInt64
+        if l.has("ghcb_gpa ", at: i), let (v, e) = l.hex(at: l.skipSpaces(from: i + 9)), l.onlyBlanks(from: e) {
+            msr = v
+        } else if l.has("ghcb_gpa=", at: i), let v = Self.rawGHCBValue(l, at: i + 9) {
+            msr = v
+        } else {
             return .malformed(reason: "kvm_vmgexit_msr_protocol_enter: bad or missing ghcb_gpa")
         }
         guard let (gfn, toPrivate) = Self.pageStateChange(msr) else { return .skipped }
         return .event(MapGPARangeRequest(gpa: gfn << GuestPage.shift, pageCount: 1,
                                          attributes: toPrivate ? MapGPARangeRequest.encryptedBit : 0)
-            .event(time: time, vcpu: Int32(vcpu), pid: pid, path: .pageStateChange))
+            .event(time: time, vcpu: Int32(vcpuValue), pid: pid, path: .pageStateChange))
+    }
+
+    /// A `-R` ghcb_gpa value: `0x`-hex; the format's `%016llx` (16 digits with a leading zero: a
+    /// request has bits 63:56 clear, so its hex form starts `00`, which decimal never does); or
+    /// decimal.
+    static func rawGHCBValue(_ l: TraceLineBytes, at i: Int) -> UInt64? {
+        let e = l.scanToSpace(from: i)
+        guard e > i, l.onlyBlanks(from: e) else { return nil }
+        return rawGHCBValue(l, valueAt: i)
+    }
+
+    /// The value token at `i` (ending at a space, `,` or the line end) read as `rawGHCBValue` does.
+    static func rawGHCBValue(_ l: TraceLineBytes, valueAt i: Int) -> UInt64? {
+        var e = i
+        while e < l.count && l[e] != TraceASCII.space && l[e] != TraceASCII.comma { e += 1 }
+        if let (v, end) = l.hex0x(at: i), end == e { return v }
+        if e - i == 16 && l[i] == TraceASCII.zero, let (v, end) = l.hex(at: i), end == e { return v }
+        if let (v, end) = l.decimal(at: i), end == e { return v }
+        return nil
     }
 
     /// GHCB_MSR_PSC_REQ (0x014): GFN in bits 51:12, operation in 55:52 (1 private, 2 shared).
@@ -396,41 +374,6 @@ public struct TraceLineParser: Sendable {
         case 2: return (gfn, false)
         default: return nil
         }
-    }
-
-    /// The uprobe stand-in's payload: optional `(0x…)` probe address, then `nr=`. Returns the index
-    /// of `nr=`, or nil when the payload is something else.
-    @inline(__always)
-    static func uprobeFields(_ l: TraceLineBytes, payload: Int) -> Int? {
-        var i = payload
-        if i < l.count && l[i] == TraceASCII.openParen {
-            guard let close = l.find(TraceASCII.closeParen, from: i) else { return nil }
-            i = l.skipSpaces(from: close + 1)
-        }
-        return l.has("nr=", at: i) ? i : nil
-    }
-
-    mutating func uprobeLine(_ l: TraceLineBytes, anchor: (open: Int, after: Int), fields: Int, time: EventTime?) -> TraceLineOutcome {
-        guard let time else { return .malformed(reason: "bad timestamp") }
-        guard let (pid, vcpu) = Self.pidAndVcpu(l, anchorOpen: anchor.open) else {
-            return .malformed(reason: "no pid before the cpu column")
-        }
-        // Fields after a3 (a probe may fetch more) are ignored.
-        guard let (nr, e0) = Self.numberField(l, "nr=", at: fields) else { return .malformed(reason: "probe event: bad or missing nr=") }
-        guard let (a0, e1) = Self.numberField(l, "a0=", at: e0) else { return .malformed(reason: "probe event: bad or missing a0=") }
-        guard let (a1, e2) = Self.numberField(l, "a1=", at: e1) else { return .malformed(reason: "probe event: bad or missing a1=") }
-        guard let (a2, e3) = Self.numberField(l, "a2=", at: e2) else { return .malformed(reason: "probe event: bad or missing a2=") }
-        guard Self.numberField(l, "a3=", at: e3) != nil else { return .malformed(reason: "probe event: bad or missing a3=") }
-        if nr != MapGPARangeRequest.hypercallNumber { return .event(.otherHypercall(time: time, number: nr)) }
-        return .event(MapGPARangeRequest(gpa: a0, pageCount: a1, attributes: a2)
-            .event(time: time, vcpu: vcpu, pid: pid, path: .hypercall))
-    }
-
-    /// `key=<decimal or 0x-hex>` at `i` (spaces before the key skipped).
-    static func numberField(_ l: TraceLineBytes, _ key: StaticString, at i: Int) -> (UInt64, Int)? {
-        let k = l.skipSpaces(from: i)
-        guard l.has(key, at: k), let (v, e) = l.number(at: k + key.utf8CodeUnitCount), l.endsField(e) else { return nil }
-        return (v, e)
     }
 
     /// Whether a line (or the kept start of an overlong one) names an event this parser reads, so
@@ -457,27 +400,42 @@ public struct TraceLineParser: Sendable {
     // MARK: lines without an ftrace cpu column
 
     mutating func otherLine(_ l: TraceLineBytes) -> TraceLineOutcome {
-        let s = l.skipSpaces(from: 0)
-        if l.has("CPU:", at: s), let o = lostEventsLine(l, at: s + 4) { return o }
+        if let o = lossLine(l) { return o }
         if let k = l.find("kvm_hc_map_gpa_range") { return qemuMapGPARange(l, at: k) }
         if let k = l.find("kvm_convert_memory") { return qemuConvertMemory(l, at: k) }
+        if let k = l.find("kvm_memory_fault") { return qemuMemoryFault(l, at: k) }
         if let k = l.find("page_enc_status_hc") { return pageEncStatus(l, at: k) }
         noteQEMUPrefixTime(l)
         return .skipped
     }
 
-    /// `CPU:%d [LOST %lu EVENTS]` (ftrace), `CPU:%d [%lld EVENTS DROPPED]` / `CPU:%d [EVENTS DROPPED]`
-    /// (trace-cmd). An unknown count is reported as 0. nil when the line is something else.
+    /// A loss line at the line start or after a trace-cmd `-i` instance tag (`%*s: `).
+    mutating func lossLine(_ l: TraceLineBytes) -> TraceLineOutcome? {
+        var s = l.skipSpaces(from: 0)
+        if !l.has("CPU:", at: s) {
+            guard let c = l.find(TraceASCII.colon, from: s), c + 1 < l.count, l[c + 1] == TraceASCII.space else { return nil }
+            s = l.skipSpaces(from: c + 1)
+            guard l.has("CPU:", at: s) else { return nil }
+        }
+        return lostEventsLine(l, at: s + 4)
+    }
+
+    /// `CPU:%d [LOST %lu EVENTS]` / `CPU:%d [LOST EVENTS]` (kernel/trace/trace.c, the second when
+    /// the ring buffer could not count), `CPU:%d [%lld EVENTS DROPPED]` / `CPU:%d [EVENTS DROPPED]`
+    /// (tracecmd/trace-read.c). An unknown count is nil. nil when the line is something else.
     mutating func lostEventsLine(_ l: TraceLineBytes, at i: Int) -> TraceLineOutcome? {
         guard let (_, e) = l.decimal(at: i), l.has(" [", at: e) else { return nil }
         let j = e + 2
+        if l.has("LOST EVENTS]", at: j) && l.onlyBlanks(from: j + 12) {
+            return .event(.lostEvents(time: lastTime, count: nil))
+        }
         if l.has("LOST", at: j) {
             guard let (n, e2) = l.decimal(at: l.skipSpaces(from: j + 4)), l.has(" EVENTS]", at: e2),
                   l.onlyBlanks(from: e2 + 8) else { return .malformed(reason: "bad LOST EVENTS line") }
             return .event(.lostEvents(time: lastTime, count: n))
         }
         if l.has("EVENTS DROPPED]", at: j) {
-            return .event(.lostEvents(time: lastTime, count: 0))
+            return .event(.lostEvents(time: lastTime, count: nil))
         }
         if let (n, e2) = l.decimal(at: j) {
             guard l.has(" EVENTS DROPPED]", at: e2), l.onlyBlanks(from: e2 + 16) else {
@@ -488,4 +446,3 @@ public struct TraceLineParser: Sendable {
         return nil
     }
 }
-

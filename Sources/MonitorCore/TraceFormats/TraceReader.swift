@@ -1,10 +1,19 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemLibc
+
+/// How a reader blocked on a stream (pipe, FIFO, terminal) learns to stop: `isRequested` is
+/// checked on every EINTR and at least every `checkMilliseconds` while the stream is silent
+/// (a signal may land on another thread), and cancelling `signal` wakes the reader at once.
+/// Then the read throws `TraceFileError.interrupted`.
+public struct TraceReadInterruption: Sendable {
+    public static let checkMilliseconds: Int32 = 200
+    public var signal: CancellationSignal
+    public var isRequested: @Sendable () -> Bool
+
+    public init(signal: CancellationSignal, isRequested: @escaping @Sendable () -> Bool = { false }) {
+        self.signal = signal
+        self.isRequested = isRequested
+    }
+}
 
 /// What a trace reader has seen so far.
 public struct TraceReadCounters: Sendable, Hashable {
@@ -18,11 +27,16 @@ public struct TraceReadCounters: Sendable, Hashable {
     public var malformed: UInt64 = 0
     /// QEMU `kvm_convert_memory` lines that repeat the conversion of the line before.
     public var duplicates: UInt64 = 0
-    /// Events the trace says were lost (LOST / DROPPED lines; unknown counts add 0).
+    /// Events the trace says were lost (LOST / DROPPED lines with a number).
     public var lostEvents: UInt64 = 0
     /// Bytes of a recording's last line that had no newline: a record cut off by a crash or a
     /// full disk while recording, dropped (not counted as malformed).
     public var partialRecordBytes: UInt64 = 0
+    /// LOST / DROPPED lines without a number: the loss is real, its size unknown.
+    public var lossReportsWithoutCount: UInt64 = 0
+    /// Some event time is not in seconds (integer clock ticks, or no time column): rates are per
+    /// an unknown unit.
+    public var timeUnitUnknown = false
     /// Bytes consumed, up to the start of the next line to parse.
     public var bytesRead: UInt64 = 0
     /// The file size when the input is a regular file.
@@ -79,7 +93,7 @@ public final class TraceReader {
 
     /// Opens `path` (`-` = standard input).
     public init(path: String, chunkSize: Int = TraceReader.defaultChunkSize,
-                maxLineLength: Int = TraceReader.defaultMaxLineLength) throws {
+                maxLineLength: Int = TraceReader.defaultMaxLineLength, standInEvent: TraceEventName? = nil) throws {
         self.path = path
         let fd: Int32
         let owned: Bool
@@ -95,16 +109,18 @@ public final class TraceReader {
         }
         core = TraceReaderCore(source: .descriptor(fd, owned: owned), path: path,
                                chunkSize: chunkSize, maxLineLength: maxLineLength)
+        core.parser.standInEvent = standInEvent
         core.counters.fileSize = TraceFile.regularFileSize(fd)
     }
 
     /// Reads from bytes in memory (tests, small inputs); `chunkSize` bytes are handed over per
     /// "read", so tiny chunks exercise lines spanning chunk boundaries.
     public init(bytes: [UInt8], name: String = "memory", chunkSize: Int = TraceReader.defaultChunkSize,
-                maxLineLength: Int = TraceReader.defaultMaxLineLength) {
+                maxLineLength: Int = TraceReader.defaultMaxLineLength, standInEvent: TraceEventName? = nil) {
         self.path = name
         self.name = name
         core = TraceReaderCore(source: .memory(bytes), path: name, chunkSize: chunkSize, maxLineLength: maxLineLength)
+        core.parser.standInEvent = standInEvent
         core.counters.fileSize = UInt64(bytes.count)
     }
 
@@ -116,6 +132,11 @@ public final class TraceReader {
     public var isFinished: Bool { core.finished }
     /// The parser's state (last timestamp, recording mode).
     public var parser: TraceLineParser { core.parser }
+    /// Set to make reads of a stream stoppable (without it a silent pipe blocks until data).
+    public var interruption: TraceReadInterruption? {
+        get { core.interruption }
+        set { core.interruption = newValue }
+    }
 
     /// The next event, or nil at the end of the input. Read errors throw `TraceFileError`.
     public func next() throws -> MonitorEvent? {
@@ -157,6 +178,7 @@ struct TraceReaderCore {
     var parser = TraceLineParser()
     var counters = TraceReadCounters()
     var samples: [MalformedLine] = []
+    var interruption: TraceReadInterruption?
 
     init(source: Input, path: String, chunkSize: Int, maxLineLength: Int) {
         input = source
@@ -180,6 +202,7 @@ struct TraceReaderCore {
     var currentCounters: TraceReadCounters {
         var c = counters
         c.bytesRead = totalRead - UInt64(end - start)
+        c.timeUnitUnknown = parser.timeUnitUnknown
         return c
     }
 
@@ -253,7 +276,9 @@ struct TraceReaderCore {
         switch outcome {
         case .event(let e):
             counters.events &+= 1
-            if case .lostEvents(_, let n) = e { counters.lostEvents &+= n }
+            if case .lostEvents(_, let n) = e {
+                if let n { counters.lostEvents &+= n } else { counters.lossReportsWithoutCount &+= 1 }
+            }
             return e
         case .skipped:
             counters.skipped &+= 1
@@ -293,11 +318,8 @@ struct TraceReaderCore {
         let room = min(chunkSize, capacity - end)
         switch input {
         case .descriptor(let fd, _):
-            switch TraceFile.read(fd, into: buffer + end, count: room) {
-            case .success(0): endOfInput = true
-            case .success(let n): end += n; totalRead &+= UInt64(n)
-            case .failure(let e): throw TraceFileError.cannotRead(path: path, errno: e.code)
-            }
+            let n = try read(fd, into: buffer + end, count: room)
+            if n == 0 { endOfInput = true } else { end += n; totalRead &+= UInt64(n) }
         case .memory(let bytes):
             let n = min(room, bytes.count - memoryPosition)
             if n == 0 {
@@ -309,6 +331,32 @@ struct TraceReaderCore {
                 memoryPosition += n
                 end += n
                 totalRead &+= UInt64(n)
+            }
+        }
+    }
+
+    /// One `read(2)`; on a stream with an interruption set, waits first (in slices) so that a
+    /// request to stop is seen while the stream is silent. EINTR goes round the loop, which
+    /// checks the request before reading again.
+    private func read(_ fd: Int32, into target: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
+        while true {
+            if let i = interruption {
+                if i.signal.isCancelled || i.isRequested() { throw TraceFileError.interrupted(path: path) }
+                if counters.fileSize == nil {
+                    let readiness: Readiness
+                    do {
+                        readiness = try waitForReadable(fd, or: i.signal, timeoutMilliseconds: TraceReadInterruption.checkMilliseconds)
+                    } catch {
+                        if case .cannotWait(_, let e) = error { throw TraceFileError.cannotRead(path: path, errno: e) }
+                        throw TraceFileError.cannotRead(path: path, errno: EIO)
+                    }
+                    if readiness != .readable { continue }
+                }
+            }
+            switch TraceFile.read(fd, into: target, count: count) {
+            case .success(let n): return n
+            case .failure(let e) where e.code == EINTR: continue
+            case .failure(let e): throw TraceFileError.cannotRead(path: path, errno: e.code)
             }
         }
     }

@@ -27,7 +27,7 @@ enum HeaderPanel {
             first.append(.state, "live", theme.good)
         }
         first.append(.source, sourceName(source))
-        first.append(.position, source.position)
+        first.append(.position, positionText(source))
         let span = s.guestSpan
         first.append(.span, "span \(DisplayFormat.address(page: span.lower))-\(DisplayFormat.address(page: span.upper)) (\(DisplayFormat.pagesAsBytes(span.count)))")
 
@@ -35,8 +35,10 @@ enum HeaderPanel {
         second.append(("events \(DisplayFormat.count(s.totals.events))", .plain))
         second.append(("shared \(DisplayFormat.pagesAsBytes(s.regions.sharedPages)) in \(DisplayFormat.count(UInt64(s.regions.count))) regions", theme.value))
         if source.malformedLines > 0 { second.append(("malformed lines \(source.malformedLines)", theme.warning)) }
-        let dropped = max(source.droppedEvents, s.totals.lostEvents)
-        if dropped > 0 { second.append(("dropped events \(dropped)", theme.warning)) }
+        if let lost = s.totals.lossText(sourceDropped: source.droppedEvents) { second.append(("lost events \(lost)", theme.warning)) }
+        // Dropped by encmon itself when the model side fell behind a live (push) source.
+        if source.overflowedEvents > 0 { second.append(("dropped events \(source.overflowedEvents)", theme.warning)) }
+        if !source.timeInSeconds { second.append(("time unit unknown: rates per tick", theme.warning)) }
         if s.totals.rejected > 0 { second.append(("rejected \(s.totals.rejected)", theme.warning)) }
         if s.regions.isApproximate { second.append(("! approximate map (region cap reached)", theme.error)) }
         // A demo's position is its phase, already on the first line.
@@ -69,6 +71,17 @@ enum HeaderPanel {
         let lower = name.lowercased()
         if lower == kind || lower.hasPrefix(kind + ":") || lower.hasPrefix(kind + " ") { return name }
         return kind + ": " + name
+    }
+
+    /// "line 1200 (24%)", the demo's phase, or the source's own text.
+    static func positionText(_ source: SourceStatus) -> String {
+        switch source.location {
+        case .line(let n):
+            guard let p = source.progress, p.isFinite else { return "line \(n)" }
+            return "line \(n) (\(Int((min(1, max(0, p)) * 100).rounded(.down)))%)"
+        case .phase(let phase): return phase
+        case .unknown: return source.position
+        }
     }
 
     /// Whether the source's position already is the phase (the demo reports its last marker).

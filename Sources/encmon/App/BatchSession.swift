@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemLibc
 import MonitorCore
 import MonitorView
 
@@ -36,11 +30,17 @@ struct BatchSession {
         var signals = SessionSignalHandlers()
         defer { signals.restore() }
         let kind = source.status.kind
-        if kind == .replay {
-            if options.iterations == nil { return try runWholeReplay(&monitor) }
-            return try runReplayFrames(&monitor, frames: options.iterations!)
+        do {
+            if kind == .replay {
+                guard let frames = options.iterations else { return try runWholeReplay(&monitor) }
+                return try runReplayFrames(&monitor, frames: frames)
+            }
+            return try runPaced(&monitor, clocked: kind.isClocked)
+        } catch let error as TraceFileError {
+            // A read of a silent stream stopped for the signal: the session ends as for any signal.
+            if case .interrupted = error, let s = SessionSignalHandlers.pending { return .signal(s) }
+            throw error
         }
-        return try runPaced(&monitor, clocked: kind.isClocked)
     }
 
     /// Applies everything, then prints the final frame.

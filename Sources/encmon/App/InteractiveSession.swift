@@ -18,6 +18,8 @@ struct InteractiveSession {
     /// Replay and demo sources follow `clock`; live ones deliver what is ready.
     private let clocked: Bool
     private var speed: Double
+    /// The session's own pause (the clock stops); the view state only shows it.
+    private var paused = false
     /// Event time the replay has reached (clocked sources); nil until the first event time is known.
     private var clock: EventTime?
     /// Live sources: the latest event time, moved on by wall time between events so that rate
@@ -37,17 +39,25 @@ struct InteractiveSession {
         speed = requested > 0 ? requested : 1
         state.charset = terminal.charset
         state.color = terminal.color
-        state.speed = clocked ? speed : nil
     }
 
     private var delay: Double { options.delay > 0 ? options.delay : 1 }
 
     private var frameInterval: Double {
-        guard clocked, !state.paused, !pump.exhausted, speed > 1 else { return delay }
+        guard clocked, !paused, !pump.exhausted, speed > 1 else { return delay }
         return max(0.1, delay / speed)
     }
 
     mutating func run(_ monitor: inout Monitor) throws -> SessionOutcome {
+        do {
+            return try runLoop(&monitor)
+        } catch let error as TraceFileError {
+            if case .interrupted = error, let s = SessionSignalHandlers.pending { return .signal(s) }
+            throw error
+        }
+    }
+
+    private mutating func runLoop(_ monitor: inout Monitor) throws -> SessionOutcome {
         if clocked { clock = try source.peekNextTime() }
         var lastWall = WallClock.now()
         var nextFrame = lastWall
@@ -89,15 +99,15 @@ struct InteractiveSession {
     private mutating func advance(_ monitor: inout Monitor, wallSeconds dt: Double) throws -> Bool {
         if clocked {
             if clock == nil { clock = try source.peekNextTime() }
-            if !state.paused, !pump.exhausted, speed.isFinite, let c = clock { clock = c + dt * speed }
+            if !paused, !pump.exhausted, speed.isFinite, let c = clock { clock = c + dt * speed }
             // Speed `max` reads as fast as it can, except while paused (then only a step moves the clock).
-            let until = speed.isFinite || state.paused ? clock : nil
+            let until = speed.isFinite || paused ? clock : nil
             let caughtUp = try pump.pump(source, into: &monitor, until: until)
             if !caughtUp || until == nil {
                 // The clock never runs ahead of the work done, so a pause stops the replay at
                 // once instead of after the backlog; the effective speed is what the CPU manages.
                 // While paused the clock is a step's target and stays until it is reached.
-                if !state.paused, monitor.origin != nil { clock = monitor.now }
+                if !paused, monitor.origin != nil { clock = monitor.now }
             } else if !pump.exhausted, let c = until {
                 // Every event up to the clock is in: idle time passes in the model too.
                 monitor.advance(to: c)
@@ -114,11 +124,14 @@ struct InteractiveSession {
     }
 
     private mutating func draw(_ monitor: Monitor) {
-        let snapshot = (!clocked && state.paused) ? (frozen ?? monitor.snapshot()) : monitor.snapshot()
+        let snapshot = (!clocked && paused) ? (frozen ?? monitor.snapshot()) : monitor.snapshot()
         // Keep the drawn snapshot only while paused: a snapshot shares the model's region map,
         // and holding it while events are applied would make the next update copy the map.
-        shown = state.paused ? snapshot : nil
+        shown = paused ? snapshot : nil
         let (w, h) = terminal.size
+        // Session facts flow one way into what the view shows.
+        state.paused = paused
+        state.speed = clocked ? speed : nil
         var status = source.status
         if pump.exhausted { status.finished = true }
         terminal.draw(Screen.render(snapshot, source: status, state: state, width: w, height: h))
@@ -132,12 +145,12 @@ struct InteractiveSession {
         case .quit:
             return .quit
         case .togglePause:
-            state.paused.toggle()
-            frozen = state.paused && !clocked ? (shown ?? monitor.snapshot()) : nil
+            paused.toggle()
+            frozen = paused && !clocked ? (shown ?? monitor.snapshot()) : nil
         case .stepOnce:
             // Step: pause if needed, then let the clock reach the end of the next event's second.
-            if !state.paused {
-                state.paused = true
+            if !paused {
+                paused = true
                 if !clocked { frozen = shown ?? monitor.snapshot() }
             }
             if clocked, let next = try source.peekNextTime() {
@@ -146,9 +159,9 @@ struct InteractiveSession {
                 frozen = monitor.snapshot()
             }
         case .faster:
-            if clocked { speed = ReplaySpeed.faster(speed); state.speed = speed }
+            if clocked { speed = ReplaySpeed.faster(speed) }
         case .slower:
-            if clocked { speed = ReplaySpeed.slower(speed); state.speed = speed }
+            if clocked { speed = ReplaySpeed.slower(speed) }
         case .resetRates:
             monitor.resetRates()
         default:

@@ -1,19 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CNcurses
+import MonitorCore
+import SystemLibc
 
 /// Wall time for pacing frames: monotonic, so a clock change never stalls or races a replay.
 enum WallClock {
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func now() -> Double { SourceClock.monotonicNow() }
 
     /// Sleeps up to `seconds` in slices of at most 200 ms. Returns early with the signal when
     /// SIGINT/SIGTERM/SIGHUP arrives.
@@ -33,15 +24,7 @@ enum WallClock {
 /// The session's few uses of stdio and the environment.
 enum SessionIO {
     /// Writes `text` to standard error unbuffered (Swift 6 rejects the `stderr` global, G3).
-    static func writeError(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            offset += n
-        }
-    }
+    static func writeError(_ text: String) { writeAll(STDERR_FILENO, text) }
 
     /// Writes `text` to standard output through stdio and flushes, so a pipe reader sees each frame at once.
     static func writeFrame(_ text: String) {

@@ -19,7 +19,7 @@ struct EncmonCommand: ParsableCommand {
               encmon --vm 3               live, on a KVM host (not available in this version)
             """,
         version: encmonVersion,
-        subcommands: [Replay.self, Demo.self]
+        subcommands: [Replay.self, Demo.self, List.self]
     )
 
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))

@@ -1,19 +1,11 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MonitorCore
+import SystemLibc
 
-/// Writes all of `text` to a file descriptor, retrying short writes and EINTR; errors are
-/// dropped (there is nowhere left to report them).
-private func writeAll(_ fd: Int32, _ text: String) {
-    let bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 { if errno == EINTR { continue }; return }
-        offset += n
-    }
+/// Writes all of `text` to a file descriptor (the one write-all loop, `TraceFile.writeAll`);
+/// errors are dropped (there is nowhere left to report them).
+func writeAll(_ fd: Int32, _ text: String) {
+    var text = text
+    _ = text.withUTF8 { TraceFile.writeAll(fd, UnsafeRawBufferPointer($0)) }
 }
 
 /// stderr and stdout without Foundation and without touching the C globals from Swift 6 code.
@@ -27,11 +19,4 @@ enum StandardOutput {
     static var isTerminal: Bool { isatty(1) == 1 }
 }
 
-func exitProcess(_ code: Int32) -> Never { Glibc.exit(code) }
-
-/// Monotonic seconds, for progress lines.
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+func exitProcess(_ code: Int32) -> Never { SystemLibc.exit(code) }

@@ -7,8 +7,9 @@ extension EncmonCommand {
             abstract: "Replay a recorded trace through the monitor.",
             discussion: """
                 FILE may be ftrace 'trace'/'trace_pipe' text, 'trace-cmd report' or 'perf script' output \
-                (kvm:kvm_hypercall, kvm:kvm_vmgexit_msr_protocol_enter), QEMU trace logs \
-                (kvm_hc_map_gpa_range, kvm_convert_memory), kernel logs of the SEV live-migration \
+                in any of their layouts (kvm:kvm_hypercall, kvm:kvm_vmgexit_msr_protocol_enter, a stand-in \
+                probe event with nr= a0= .. a3= fields or the --event one), QEMU trace logs \
+                (kvm_hc_map_gpa_range, kvm_convert_memory, kvm_memory_fault), kernel logs of the SEV live-migration \
                 patches (page_enc_status_hc), or an encmon recording; '-' reads standard input. \
                 The format is detected line by line.
 
@@ -30,13 +31,21 @@ extension EncmonCommand {
         @Option(help: ArgumentHelp("Trace seconds per wall-clock second on the screen; 'max' for as fast as possible.", valueName: "FACTOR"))
         var speed: String = "1"
 
+        @Option(help: ArgumentHelp("A stand-in event whose nr, a0..a3 fields read like kvm:kvm_hypercall (a uprobe or kprobe), as SYSTEM:NAME, SYSTEM/NAME or NAME.", valueName: "EVENT"))
+        var event: String?
+
         @OptionGroup(title: "Display") var display: DisplayOptions
         @OptionGroup(title: "Model") var model: ModelOptions
 
         func validate() throws {
             if json && summary { throw ValidationError("choose one of --json and --summary") }
             _ = try SpeedArgument.parse(speed)
+            if let event, TraceEventName(event) == nil {
+                throw ValidationError("--event '\(event)' is not an event name; give SYSTEM:NAME (e.g. encmon_e2e:hc_1234) or NAME")
+            }
         }
+
+        private var standInEvent: TraceEventName? { event.flatMap(TraceEventName.init) }
 
         func run() throws {
             var monitor = Monitor(configuration: model.configuration)
@@ -49,8 +58,12 @@ extension EncmonCommand {
                 return
             }
             let source: TraceReplaySource
-            do { source = try TraceReplaySource(path: file) } catch {
+            do { source = try TraceReplaySource(path: file, standInEvent: standInEvent) } catch {
                 throw CommandFailure(message: "\(error)", exitCode: 66)
+            }
+            // A silent FIFO or pipe must not hold the session past SIGINT/SIGTERM/SIGHUP.
+            source.reader.interruption = TraceReadInterruption(signal: try CancellationSignal()) {
+                SessionSignalHandlers.pending != nil
             }
             guard try source.peekNextTime() != nil else {
                 try requireEvents(source.status, source.counters, source.malformedSamples)
@@ -68,14 +81,14 @@ extension EncmonCommand {
         private func readWholeFile(into monitor: inout Monitor) throws -> TraceReplayResult {
             let progress = TraceReplayProgress()
             let showProgress = StandardError.isTerminal
-            var lastProgress = monotonicSeconds()
+            var lastProgress = SourceClock.monotonicNow()
             var shown = false
             let result: TraceReplayResult
             do {
-                result = try PipelinedTraceReplay.run(path: file, progress: progress) { batch in
+                result = try PipelinedTraceReplay.run(path: file, progress: progress, standInEvent: standInEvent) { batch in
                     monitor.apply(batch)
                     guard showProgress else { return }
-                    let now = monotonicSeconds()
+                    let now = SourceClock.monotonicNow()
                     if now - lastProgress >= 0.5 {
                         lastProgress = now
                         shown = true

@@ -56,6 +56,19 @@ import MonitorCore
 /// A VMM that keeps no statistics descriptor open (QEMU before 8.2): KVM refuses KVM_GET_STATS_FD
 /// from encmon's process (EIO), and the poller says why instead of showing zeros.
 @Suite struct KVMStatsUnreachableTests {
+    /// QEMU 8.2 and later: vCPU statistics descriptors only. vCPU counts come through; the VM-wide
+    /// part is named as unavailable.
+    @Test(.enabled(if: kvmAvailable, kvmUnavailableReason))
+    func vcpuStatsOnlyLikeNewQEMU() throws {
+        let guest = try KVMTestGuest(arguments: ["--vcpu-stats-fds-only"])
+        defer { guest.stop() }
+        let poller = try KVMStatsPoller(pid: guest.pid)
+        #expect(poller.vmStats.isEmpty)
+        #expect(poller.vcpuStats.map(\.index) == [0])
+        #expect(poller.unavailable.count == 1 && poller.unavailable[0].hasPrefix("VM-wide statistics"))
+        #expect(KVMStatsLiveTests.counter(try poller.poll(), "exits") != nil)
+    }
+
     @Test(.enabled(if: kvmAvailable, kvmUnavailableReason))
     func withoutHeldStatsDescriptorsTheReasonIsGiven() throws {
         let guest = try KVMTestGuest(arguments: ["--no-stats-fds"])

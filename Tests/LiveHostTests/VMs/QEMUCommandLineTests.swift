@@ -1,5 +1,6 @@
 import Testing
 @testable import LiveHost
+@testable import MonitorCore
 
 @Suite struct QEMUCommandLineTests {
     @Test(arguments: [
@@ -69,5 +70,32 @@ import Testing
     @Test func everyPrefixIsSafe() {
         let xml = ConstructedHost.statusXML(name: "n", id: 1, pid: 2, vcpus: [(0, 3)], monitor: "/m", memoryKiB: 4)
         for n in 0...xml.count { _ = LibvirtDomainStatus(xml: String(xml.prefix(n))) }
+    }
+}
+
+/// Any process can put anything in its argv, and discovery reads every VMM's: random command
+/// lines and status texts built from the interesting pieces never trap.
+@Suite struct HostileHostTextTests {
+    @Test func randomCommandLinesNeverTrap() {
+        var random = SplitMix64(seed: 0xC0FFEE)
+        let pieces = ["-name", "--name", "-m", "-object", "-qmp", "-chardev", "-mon", "guest=", ",", ",,", "=", "size=",
+                      "99999999999999999999", "1.5", ".", "G", "k", "E", "memory-backend-ram", "{\"qom-type\":\"memory-backend-x\",\"size\":",
+                      "unix:", "path=", "socket,id=a", "chardev=a,mode=control", "", "\u{0}", "é"]
+        for _ in 0..<5_000 {
+            let arguments = (0..<Int(random.next() % 8)).map { _ in
+                (0..<Int(random.next() % 4)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            }
+            _ = QEMUCommandLine(arguments: arguments)
+        }
+    }
+
+    @Test func randomStatusTextsNeverTrap() {
+        var random = SplitMix64(seed: 0xFEED)
+        let pieces = ["<domstatus", " pid='", "'", "\"", ">", "<domain", " id='7'", "<name>", "</name>", "<vcpus>", "</vcpus>",
+                      "<vcpu id='", "/>", "<monitor path='", "<memory unit='", "GiB", "</memory>", "&amp;", "&", "=", "x", "12"]
+        for _ in 0..<5_000 {
+            let text = (0..<Int(random.next() % 30)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            _ = LibvirtDomainStatus(xml: text, fallbackName: random.next() % 2 == 0 ? "f" : nil)
+        }
     }
 }

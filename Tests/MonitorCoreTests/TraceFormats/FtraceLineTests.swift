@@ -70,8 +70,8 @@ private typealias T = TraceFormatsTestSupport
     @Test(arguments: [
         ("nr 0xc a0 0x6a2f3001 a1 0x1 a2 0x0 a3 0x0", RejectionReason.unalignedAddress),
         ("nr 0xc a0 0x6a2f3000 a1 0x0 a2 0x0 a3 0x0", .zeroPages),
-        ("nr 0xc a0 0xfffffffffffff000 a1 0x2 a2 0x0 a3 0x0", .wrapsAround),
-        ("nr 0xc a0 0x6a2f3000 a1 0x1 a2 0x20 a3 0x0", .badAttributes),
+        // gfn 1 + npages 2^64-1 wraps u64 (KVM's own test); reserved attribute bits are no reason.
+        ("nr 0xc a0 0x1000 a1 0xffffffffffffffff a2 0x0 a3 0x0", .wrapsAround),
     ])
     func rejectedHypercalls(payload: String, reason: RejectionReason) throws {
         let o = T.parseOne("       CPU 2/KVM-40517   [007] d..1.  9051.5: kvm_hypercall: " + payload)
@@ -108,7 +108,6 @@ private typealias T = TraceFormatsTestSupport
         "       CPU 1/KVM-40516 [003]  9051.204190: kvm_vmgexit_exit:    vcpu 1, exit_reason 80000010, exit_info1 0, exit_info2 0",
         "       CPU 1/KVM-40516   [003] d..1.  9051.204190: kvm_entry: vcpu 1, rip 0x0 intr_info 0x00000000 error_code 0x00000000",
         "       CPU 1/KVM-40516   [003] d..1.  9051.204190: kvm_page_fault: vcpu 1 rip 0x0 address 0x000000007d4c2000 error_code 0x6",
-        "       CPU 1/KVM-40516   [003] d..1.  9051.204190: kvm_vmgexit_msr_protocol_exit: vcpu 1, ghcb_gpa 002000007d4c2014, result 0",
         "# tracer: nop",
         "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION",
         "",
@@ -132,7 +131,7 @@ private typealias T = TraceFormatsTestSupport
         ])
         #expect(outs[1] == .event(.lostEvents(time: 9051.25, count: 17)))
         #expect(outs[2] == .event(.lostEvents(time: 9051.25, count: 120)))
-        #expect(outs[3] == .event(.lostEvents(time: 9051.25, count: 0)))
+        #expect(outs[3] == .event(.lostEvents(time: 9051.25, count: nil)))  // count unknown
         #expect(T.isMalformed(outs[4]))
     }
 

@@ -11,8 +11,8 @@ struct ProducerThread {
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
-    /// Starts `body` on a new thread. Nil when the system has no thread to give (EAGAIN); the
-    /// error number is in `failure`.
+    /// Starts `body` on a new thread; `cannotStartThread` with the error number when the system
+    /// has no thread to give (EAGAIN).
     static func start(_ body: @escaping @Sendable () -> Void) -> Result<ProducerThread, PushSourceError> {
         let context = Unmanaged.passRetained(Entry(body)).toOpaque()
         #if canImport(Darwin)

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# End-to-end test of trace fidelity against the real tools: a uprobe stand-in for kvm:kvm_hypercall
+# fires in a two-thread program; the kernel's own text (several trace clocks and options),
+# `trace-cmd report` (default, -l, -t, -R, from `trace-cmd extract -B`) and `perf script` (default,
+# --ns, several -F selections) are read back with `encmon replay --json` and must all give the
+# program's figures, with nothing malformed. Needs root and tracefs; trace-cmd and perf are used
+# when installed (their checks are reported as skipped otherwise). Own instance and uprobe,
+# removed on exit.
+set -euo pipefail
+BIN=${1:?usage: tool-layouts-e2e.sh ENCMON_BINARY}
+export LC_ALL=C.UTF-8 LANG=C.UTF-8
+TRACEFS=/sys/kernel/tracing
+[ "$(id -u)" = 0 ] || { echo "FAIL - needs root for tracefs"; echo "0 passed, 1 failed"; exit 1; }
+if [ ! -e "$TRACEFS/uprobe_events" ]; then
+  mount -t tracefs nodev "$TRACEFS" 2>/dev/null || { echo "FAIL - cannot mount tracefs at $TRACEFS"; echo "0 passed, 1 failed"; exit 1; }
+fi
+WORK=$(mktemp -d /tmp/encmon-layouts.XXXXXX)
+INSTANCE="encmon-layouts-$$"
+GROUP="encmon_layouts"
+EVENT="hc_$$"
+cleanup() {
+  echo 0 > "$TRACEFS/instances/$INSTANCE/events/$GROUP/$EVENT/enable" 2>/dev/null || true
+  rmdir "$TRACEFS/instances/$INSTANCE" 2>/dev/null || true
+  echo "-:$GROUP/$EVENT" >> "$TRACEFS/uprobe_events" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The program of Tests/MonitorCoreTests/Fixtures/standin-guest.c.
+cat > "$WORK/guest.c" <<'C'
+#include <stdint.h>
+#include <pthread.h>
+__attribute__((noinline)) void kvm_hypercall_standin(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
+  __asm__ volatile("" ::: "memory");
+}
+static void *worker(void *p) {
+  (void)p;
+  kvm_hypercall_standin(12, 0x80000000, 512, 0x1, 0);
+  kvm_hypercall_standin(12, 0x90000000, 3, 0x30, 0);
+  return 0;
+}
+int main(void) {
+  pthread_t t;
+  kvm_hypercall_standin(12, 0x1f018000, 4, 0x0, 0);
+  kvm_hypercall_standin(12, 0x1f01c000, 2, 0x0, 0);
+  kvm_hypercall_standin(12, 0x1f019000, 1, 0x10, 0);
+  pthread_create(&t, 0, worker, 0);
+  pthread_join(t, 0);
+  kvm_hypercall_standin(12, 0x1f018001, 1, 0x0, 0);
+  kvm_hypercall_standin(12, 0x1f018000, 0, 0x0, 0);
+  kvm_hypercall_standin(12, 0xfffffffffffff000, 2, 0x0, 0);
+  kvm_hypercall_standin(12, 0x1f030000, 8, 0xffffffffffffffe0, 0);
+  kvm_hypercall_standin(9, 0, 0, 0, 0);
+  return 0;
+}
+C
+gcc -O1 -pthread -o "$WORK/guest" "$WORK/guest.c"
+OFFSET=$(python3 - "$WORK/guest" <<'PY'
+import subprocess, sys
+path = sys.argv[1]
+sym = [l.split() for l in subprocess.run(["nm", path], capture_output=True, text=True).stdout.splitlines()]
+addr = next(int(s[0], 16) for s in sym if len(s) == 3 and s[2] == "kvm_hypercall_standin")
+for l in subprocess.run(["readelf", "-lW", path], capture_output=True, text=True).stdout.splitlines():
+    f = l.split()
+    if f and f[0] == "LOAD":
+        off, vaddr, filesz = int(f[1], 16), int(f[2], 16), int(f[4], 16)
+        if vaddr <= addr < vaddr + filesz:
+            print(hex(addr - vaddr + off)); break
+PY
+)
+echo "p:$GROUP/$EVENT $WORK/guest:$OFFSET nr=%di:u64 a0=%si:u64 a1=%dx:u64 a2=%cx:u64 a3=%r8:u64" >> "$TRACEFS/uprobe_events"
+I="$TRACEFS/instances/$INSTANCE"
+mkdir "$I"
+capture() {  # capture NAME: run the program once into the instance and keep its trace text
+  echo > "$I/trace"
+  echo 1 > "$I/events/$GROUP/$EVENT/enable"
+  "$WORK/guest"
+  echo 0 > "$I/events/$GROUP/$EVENT/enable"
+  cp "$I/trace" "$WORK/$1.txt"
+}
+capture ftrace-local
+for clock in global mono boot counter x86-tsc; do
+  if grep -qw "$clock" "$I/trace_clock"; then echo "$clock" > "$I/trace_clock"; capture "ftrace-$clock"; fi
+done
+echo local > "$I/trace_clock"
+echo 1 > "$I/options/record-tgid"; echo 0 > "$I/options/irq-info"; capture ftrace-tgid-noirq
+echo 0 > "$I/options/record-tgid"; echo 1 > "$I/options/irq-info"
+
+pass=0 fail=0 skipped=0
+check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
+skip() { echo "skip - $1"; skipped=$((skipped+1)); }
+# The program's figures under KVM's rule (README: KVM's rule).
+EXPECTED="7 5 2 2 1 2 1 526 0"
+figures() {
+  "$BIN" replay "$1" --json ${2:+--event "$2"} | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["conversions"], d["toShared"], d["toPrivate"], d["rejected"], d["otherHypercalls"],
+      d["anomalies"]["reservedAttributeBits"], d["anomalies"]["beyondAddressSpace"], d["sharedPages"], d["malformed"])'
+}
+unit() { "$BIN" replay "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["timeUnit"])'; }
+for f in "$WORK"/ftrace-*.txt; do
+  n=$(basename "$f" .txt)
+  check "$n: figures" test "$(figures "$f")" = "$EXPECTED"
+  case $n in *counter*|*x86-tsc*) u=unknown ;; *) u=seconds ;; esac
+  check "$n: time unit $u" test "$(unit "$f")" = "$u"
+done
+
+if command -v trace-cmd >/dev/null; then
+  capture before-extract
+  # extract reads the instance's buffers (and may remove the instance: re-created for perf below).
+  if timeout 60 trace-cmd extract -B "$INSTANCE" -o "$WORK/trace.dat" >/dev/null 2>&1 && [ -s "$WORK/trace.dat" ]; then
+    for opt in "" -l -t -R; do
+      trace-cmd report $opt -i "$WORK/trace.dat" > "$WORK/report$opt.txt" 2>/dev/null
+      check "trace-cmd report ${opt:-(default)}: figures" test "$(figures "$WORK/report$opt.txt")" = "$EXPECTED"
+    done
+    check "trace-cmd report -R: figures with --event $GROUP:$EVENT" test "$(figures "$WORK/report-R.txt" "$GROUP:$EVENT")" = "$EXPECTED"
+  else
+    skip "trace-cmd extract failed here"
+  fi
+  [ -d "$I" ] || mkdir "$I"
+else
+  skip "trace-cmd not installed"
+fi
+
+if command -v perf >/dev/null && timeout 60 perf record -q -e "$GROUP:$EVENT" -o "$WORK/perf.data" "$WORK/guest" >/dev/null 2>&1; then
+  for fields in "" "comm,tid,pid,cpu,time,event,trace" "tid,time,event,trace" "event,trace" "comm,pid,trace" "trace"; do
+    for ns in "" --ns; do
+      perf script $ns ${fields:+-F "$fields"} -i "$WORK/perf.data" > "$WORK/perf.txt" 2>/dev/null
+      check "perf script $ns -F ${fields:-(default)}: figures" test "$(figures "$WORK/perf.txt")" = "$EXPECTED"
+    done
+  done
+else
+  skip "perf not installed or perf record failed"
+fi
+
+cleanup
+trap - EXIT
+check "tracefs instance removed" test ! -e "$TRACEFS/instances/$INSTANCE"
+check "uprobe event removed" bash -c "! grep -q '$GROUP/$EVENT' '$TRACEFS/uprobe_events'"
+echo "$pass passed, $fail failed, $skipped skipped"
+exit $(( fail > 0 ))
