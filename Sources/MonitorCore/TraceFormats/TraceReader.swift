@@ -32,6 +32,8 @@ public struct TraceReadCounters: Sendable, Hashable {
     /// Bytes of a recording's last line that had no newline: a record cut off by a crash or a
     /// full disk while recording, dropped (not counted as malformed).
     public var partialRecordBytes: UInt64 = 0
+    /// Times a followed file shrank (truncated or rewritten) and was read again from its start.
+    public var truncations: UInt64 = 0
     /// LOST / DROPPED lines without a number: the loss is real, its size unknown.
     public var lossReportsWithoutCount: UInt64 = 0
     /// Some event time is not in seconds (integer clock ticks, or no time column): rates are per
@@ -133,6 +135,14 @@ public final class TraceReader {
     /// The parser's state (last timestamp, recording mode).
     public var parser: TraceLineParser { core.parser }
     /// Set to make reads of a stream stoppable (without it a silent pipe blocks until data).
+    /// Follow the file like `tail -f`: at its end `next()` returns nil without finishing, and a
+    /// later call reads what was appended; a truncated file is read again from its start
+    /// (`counters.truncations`). Regular files only: a stream's end is final.
+    public var follow: Bool {
+        get { core.follow }
+        set { core.follow = newValue }
+    }
+
     public var interruption: TraceReadInterruption? {
         get { core.interruption }
         set { core.interruption = newValue }
@@ -172,6 +182,10 @@ struct TraceReaderCore {
     var memoryPosition = 0
     var endOfInput = false
     var finished = false
+    /// `--follow`: at the end of a regular file, report "nothing yet" instead of finishing.
+    var follow = false
+    /// Set when a followed file had nothing more: `nextEvent` returns nil without finishing.
+    var caughtUp = false
     /// Inside an overlong line already counted: drop bytes up to the next newline.
     var discarding = false
     var totalRead: UInt64 = 0
@@ -258,6 +272,7 @@ struct TraceReaderCore {
                 return nil
             }
             try refill()
+            if caughtUp { caughtUp = false; return nil }
         }
     }
 
@@ -319,7 +334,13 @@ struct TraceReaderCore {
         switch input {
         case .descriptor(let fd, _):
             let n = try read(fd, into: buffer + end, count: room)
-            if n == 0 { endOfInput = true } else { end += n; totalRead &+= UInt64(n) }
+            if n > 0 {
+                end += n; totalRead &+= UInt64(n)
+            } else if follow, counters.fileSize != nil {
+                followAtEnd(fd)
+            } else {
+                endOfInput = true
+            }
         case .memory(let bytes):
             let n = min(room, bytes.count - memoryPosition)
             if n == 0 {
@@ -333,6 +354,19 @@ struct TraceReaderCore {
                 totalRead &+= UInt64(n)
             }
         }
+    }
+
+    /// The end of a followed file, like `tail -f`: nothing more for now; a file now shorter than
+    /// what was read was truncated or rewritten, so it is read again from its start (a partial
+    /// line kept from before is dropped).
+    mutating func followAtEnd(_ fd: Int32) {
+        caughtUp = true
+        guard let size = TraceFile.regularFileSize(fd) else { return }
+        if size < totalRead && lseek(fd, 0, SEEK_SET) == 0 {
+            start = 0; end = 0; totalRead = 0; discarding = false
+            counters.truncations &+= 1
+        }
+        counters.fileSize = size
     }
 
     /// One `read(2)`; on a stream with an interruption set, waits first (in slices) so that a

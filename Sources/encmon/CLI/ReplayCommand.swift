@@ -28,6 +28,9 @@ extension EncmonCommand {
         @Flag(help: "Read the whole file and print a readable summary.")
         var summary = false
 
+        @Flag(help: "Keep reading as the file grows, like 'tail -f' (a truncated file is read again from its start); ends on q, -n or a signal. With --json: one JSON object per line every -d seconds.")
+        var follow = false
+
         @Option(help: ArgumentHelp("Trace seconds per wall-clock second on the screen; 'max' for as fast as possible.", valueName: "FACTOR"))
         var speed: String = "1"
 
@@ -39,6 +42,8 @@ extension EncmonCommand {
 
         func validate() throws {
             if json && summary { throw ValidationError("choose one of --json and --summary") }
+            if follow && summary { throw ValidationError("--follow never reaches the end of the file: use the screen, -b or --json (one object a frame)") }
+            if follow && file == "-" { throw ValidationError("--follow needs a file; standard input is followed anyway until it closes") }
             _ = try SpeedArgument.parse(speed)
             if let event, TraceEventName(event) == nil {
                 throw ValidationError("--event '\(event)' is not an event name; give SYSTEM:NAME (e.g. encmon_e2e:hc_1234) or NAME")
@@ -49,7 +54,7 @@ extension EncmonCommand {
 
         func run() throws {
             var monitor = Monitor(configuration: model.configuration)
-            let wholeFile = json || summary || (!display.batch && !StandardOutput.isTerminal)
+            let wholeFile = !follow && (json || summary || (!display.batch && !StandardOutput.isTerminal))
             if wholeFile {
                 let result = try readWholeFile(into: &monitor)
                 try requireEvents(result.status, result.counters, result.malformedSamples)
@@ -65,14 +70,24 @@ extension EncmonCommand {
             source.reader.interruption = TraceReadInterruption(signal: try CancellationSignal()) {
                 SessionSignalHandlers.pending != nil
             }
-            guard try source.peekNextTime() != nil else {
+            source.reader.follow = follow
+            guard try follow || source.peekNextTime() != nil else {
                 try requireEvents(source.status, source.counters, source.malformedSamples)
                 return
             }
             var options = display.sessionOptions
             options.speed = try SpeedArgument.parse(speed)
+            options.follow = follow
+            if follow && json {
+                options.json = true
+                options.batchFrameFormatter = { MonitorSummary.json($0, source: $1).serialized() }
+            }
             let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
             reportMalformed(source.status, source.counters, source.malformedSamples)
+            let truncations = source.counters.truncations
+            if truncations > 0 {
+                StandardError.write("encmon: \(source.status.name): truncated \(truncations) time\(truncations == 1 ? "" : "s") while following; read again from its start\n")
+            }
             try outcome.exitIfSignalled()
         }
 
