@@ -26,7 +26,7 @@ let package = Package(
         // Model, trace formats, sources, simulator: pure Swift, no terminal.
         .target(name: "MonitorCore", dependencies: ["SystemLibc"]),
         // The live host: tracefs, trace.dat, VM discovery, KVM statistics. Talks to the kernel.
-        .target(name: "LiveHost", dependencies: ["MonitorCore", "CTracefs", "CTracecmd", "CKVMHost"]),
+        .target(name: "LiveHost", dependencies: ["MonitorCore", "SystemLibc", "CTracefs", "CTracecmd", "CKVMHost"]),
         // Panels drawn into a plain cell grid; text output. No curses.
         .target(name: "MonitorView", dependencies: ["MonitorCore"]),
         .executableTarget(
@@ -36,8 +36,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore"]),
+        .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "SystemLibc"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore", "SystemLibc"]),
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
         // Depends on the executable so that `swift test` builds the binary first.
         .testTarget(name: "EndToEndTests", dependencies: ["encmon", "SystemLibc"], exclude: ["Fixtures"]),

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 import Testing
 
 /// Trace fidelity against the real tools: the kernel's text under several clocks and options,

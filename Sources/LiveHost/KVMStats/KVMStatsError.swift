@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 
 /// Why the KVM statistics of a process cannot be read.
 public enum KVMStatsError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 import MonitorCore
 
 /// Reads the KVM binary statistics of the VM a process runs (QEMU or any VMM).

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 import MonitorCore
 
 /// Reads, once at attach, the shared-page state of a kernel carrying the SEV live-migration

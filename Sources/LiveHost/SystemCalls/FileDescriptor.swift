@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 
 /// A file descriptor this process owns: closed exactly once, when the last reference goes.
 ///

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 
 /// The file-system calls discovery needs on /proc and /run: each a thin wrapper with a typed error.
 public enum FileSystemCalls {

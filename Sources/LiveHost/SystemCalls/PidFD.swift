@@ -22,9 +22,7 @@ public struct PidFD: Sendable {
     }
 }
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 
 extension PidFD {
     /// True once the process has exited: a pidfd polls readable then (poll(2) with no wait).

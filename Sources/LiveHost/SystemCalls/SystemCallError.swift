@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 
 /// A failed system call: which call, on what, and the errno it returned.
 public struct SystemCallError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 
 /// Finds the VMs on this host: every process holding an `anon_inode:kvm-vm` descriptor, named
 /// from its QEMU command line and libvirt's status files. The roots are parameters so tests can

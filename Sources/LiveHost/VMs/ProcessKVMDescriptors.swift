@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
+import SystemLibc
 
 /// The KVM descriptors a process holds, from the links in `/proc/PID/fd`
 /// (`anon_inode:kvm-vm`, `anon_inode:kvm-vcpu:N`, and the statistics descriptors

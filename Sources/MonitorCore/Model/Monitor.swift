@@ -152,9 +152,9 @@ public struct Monitor: Sendable {
         case .layout(let l):
             layout = l.normalized()
         case .migrationProgress(let p):
-            migration.progress(p, current: regions)
+            migration.progress(p, current: regions, conversions: totals.conversions)
         case .migrationPass(let r):
-            migration.pass(r, current: regions)
+            migration.pass(r, current: regions, conversions: totals.conversions)
         case .marker(_, let text):
             lastMarker = text
         case .lostEvents(_, let n):

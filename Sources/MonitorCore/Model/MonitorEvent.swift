@@ -201,8 +201,19 @@ public struct GuestLayout: Sendable, Hashable, Codable {
     }
 }
 
-public enum MigrationStatus: String, Sendable, Hashable, Codable {
+/// QEMU's MigrationStatus (qapi/migration.json) plus the simulator's `pre-copy` / `stop-and-copy`.
+/// Raw values are QEMU's names; recordings store them.
+public enum MigrationStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case none, setup, active, precopy = "pre-copy", stopAndCopy = "stop-and-copy", completed, failed, cancelled
+    case cancelling
+    case postcopyActive = "postcopy-active", postcopyPaused = "postcopy-paused"
+    case postcopyRecoverSetup = "postcopy-recover-setup", postcopyRecover = "postcopy-recover"
+    case colo, preSwitchover = "pre-switchover", device, waitUnplug = "wait-unplug"
+
+    /// Nothing more happens to this migration; the next non-final status starts a new one.
+    public var isFinal: Bool { self == .completed || self == .failed || self == .cancelled }
+    /// No migration has run, or one is over.
+    public var isIdle: Bool { self == .none || isFinal }
 }
 
 /// Migration state at one moment (QMP `query-migrate`, or the simulator).
@@ -222,15 +233,18 @@ public struct MigrationProgress: Sendable, Hashable, Codable {
     public var downtimeSeconds: Double?
     /// Why the migration failed or does not converge, in words.
     public var note: String?
+    /// Seconds the migration spent in setup (QMP `setup-time`), where the source reports it.
+    public var setupSeconds: Double?
 
     public init(time: EventTime, status: MigrationStatus, pass: Int, ramTransferredBytes: UInt64,
                 ramRemainingBytes: UInt64, ramTotalBytes: UInt64, dirtyPagesPerSecond: Double,
-                bandwidthBytesPerSecond: Double, downtimeSeconds: Double? = nil, note: String? = nil) {
+                bandwidthBytesPerSecond: Double, downtimeSeconds: Double? = nil, note: String? = nil,
+                setupSeconds: Double? = nil) {
         self.time = time; self.status = status; self.pass = pass
         self.ramTransferredBytes = ramTransferredBytes; self.ramRemainingBytes = ramRemainingBytes
         self.ramTotalBytes = ramTotalBytes; self.dirtyPagesPerSecond = dirtyPagesPerSecond
         self.bandwidthBytesPerSecond = bandwidthBytesPerSecond; self.downtimeSeconds = downtimeSeconds
-        self.note = note
+        self.note = note; self.setupSeconds = setupSeconds
     }
 }
 

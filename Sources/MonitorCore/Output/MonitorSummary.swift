@@ -15,7 +15,8 @@ public enum MonitorSummary {
         }
         var fields: [(String, JSONValue)] = [
             ("version", .int(Int64(formatVersion))),
-            ("source", .object([("kind", .string(source.kind.rawValue)), ("name", .string(source.name))])),
+            ("source", .object([("kind", .string(source.kind.rawValue)), ("name", .string(source.name))]
+                               + (source.kind == .live ? [("position", .string(source.position))] : []))),
             ("lines", .uint(source.lines)),
             ("events", .uint(t.events)),
             ("conversions", .uint(t.conversions)),
@@ -112,12 +113,15 @@ public enum MonitorSummary {
                 ("ramTotalBytes", .uint(p.ramTotalBytes)), ("dirtyPagesPerSecond", .double(p.dirtyPagesPerSecond)),
                 ("bandwidthBytesPerSecond", .double(p.bandwidthBytesPerSecond)),
                 ("downtimeSeconds", p.downtimeSeconds.map { .double($0) } ?? .null),
+                ("setupSeconds", p.setupSeconds.map { .double($0) } ?? .null),
                 ("note", p.note.map { .string($0) } ?? .null),
             ]
         }
+        fields += [("migrationsSeen", .int(Int64(m.migrationsSeen))), ("droppedPassSummaries", .uint(m.droppedPassSummaries))]
         fields.append(("passes", .array(m.passes.map { ps in
             var f: [(String, JSONValue)] = [("pass", .int(Int64(ps.pass))), ("time", .double(ps.time)),
                                             ("observedStateChanges", .uint(ps.observedStateChanges)),
+                                            ("conversionsSincePreviousSync", .uint(ps.conversionsSincePreviousSync)),
                                             ("regionsAtSync", .int(Int64(ps.regionsAtSync)))]
             if let r = ps.record {
                 f += [("stopAndCopy", .bool(r.isStopAndCopy)), ("startTime", .double(r.startTime)), ("endTime", .double(r.endTime)),
@@ -175,10 +179,11 @@ public enum MonitorSummary {
         if s.migration.isActive {
             if let p = s.migration.latest {
                 row("migration", "\(p.status.rawValue), pass \(p.pass), sent \(ByteFormat.human(p.ramTransferredBytes)) of \(ByteFormat.human(p.ramTotalBytes))"
+                    + (p.setupSeconds.map { ", setup \(fmt($0 * 1000)) ms" } ?? "")
                     + (p.downtimeSeconds.map { ", downtime \(fmt($0 * 1000)) ms" } ?? "") + (p.note.map { " (\($0))" } ?? ""))
             }
             for ps in s.migration.passes {
-                var d = "state changes \(ps.observedStateChanges)"
+                var d = "conversions \(ps.conversionsSincePreviousSync), state changes \(ps.observedStateChanges)"
                 if let r = ps.record {
                     d = "sent \(r.pagesSent) pages, dirtied \(r.pagesDirtied), re-sent for encryption \(r.pagesResentForEncryption), " + d
                 }

@@ -35,7 +35,8 @@
 /// counter         t=TIME name=STR value=UINT
 /// layout          t=TIME ranges=[RANGE *("," RANGE)]   ; RANGE = KIND ":" HEX(first page) ":" UINT(pages) ":" STR(name)
 /// migration       t=TIME status=STATUS pass=INT transferred=UINT remaining=UINT total=UINT
-///                 dirty-rate=DOUBLE bandwidth=DOUBLE [downtime=DOUBLE] [note=STR]
+///                 dirty-rate=DOUBLE bandwidth=DOUBLE [downtime=DOUBLE] [note=STR] [setup=DOUBLE]
+///                 ; STATUS = a QEMU MigrationStatus name, or pre-copy / stop-and-copy (simulator)
 /// migration-pass  t=TIME(end) start=TIME pass=INT stop-and-copy=0|1 sent=UINT shared-sent=UINT
 ///                 dirtied=UINT resent-for-encryption=UINT changed-state=UINT bitmap-bytes=UINT
 ///                 range-list-bytes=UINT
@@ -114,6 +115,7 @@ public enum RecordingFormat {
             s += " bandwidth=\(m.bandwidthBytesPerSecond)"
             if let d = m.downtimeSeconds { s += " downtime=\(d)" }
             if let n = m.note { s += " note=\(escape(n))" }
+            if let st = m.setupSeconds { s += " setup=\(st)" }
         case .migrationPass(let p):
             s = "migration-pass t=\(p.endTime) start=\(p.startTime) pass=\(p.pass) stop-and-copy=\(p.isStopAndCopy ? 1 : 0)"
             s += " sent=\(p.pagesSent) shared-sent=\(p.sharedPagesSent) dirtied=\(p.pagesDirtied)"
@@ -236,7 +238,8 @@ public enum RecordingFormat {
                 ramRemainingBytes: try f.uint("remaining"), ramTotalBytes: try f.uint("total"),
                 dirtyPagesPerSecond: try f.double("dirty-rate"), bandwidthBytesPerSecond: try f.double("bandwidth"),
                 downtimeSeconds: f.has("downtime") ? try f.double("downtime") : nil,
-                note: f.has("note") ? try f.string("note") : nil))
+                note: f.has("note") ? try f.string("note") : nil,
+                setupSeconds: f.has("setup") ? try f.double("setup") : nil))
         case .migrationPass:
             let stop: Bool = try f.parse("stop-and-copy") { $0 == "1" ? true : $0 == "0" ? false : nil }
             return .migrationPass(MigrationPassRecord(

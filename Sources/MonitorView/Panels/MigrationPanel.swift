@@ -15,6 +15,7 @@ enum MigrationPanel {
             let converging = p.bandwidthBytesPerSecond <= 0 || dirtyBytes < p.bandwidthBytesPerSecond
             segs.append(("vs bandwidth \(ByteFormat.human(p.bandwidthBytesPerSecond))/s", converging ? .plain : theme.warning))
             if !converging { segs.append(("dirtying faster than sending", theme.warning)) }
+            if let setup = p.setupSeconds { segs.append(("setup " + millis(setup), .plain)) }
             if let d = p.downtimeSeconds {
                 let done = p.status == .completed
                 segs.append(((done ? "downtime " : "expected downtime ") + millis(d), done ? theme.value : .plain))
@@ -27,6 +28,13 @@ enum MigrationPanel {
                 segs.append(("resync bitmap \(DisplayFormat.bytes(r.resyncBitmapBytes)) vs ranges \(DisplayFormat.bytes(r.resyncRangeListBytes))", .plain))
             }
             segs.append(("observed state changes at pass \(last.pass): \(DisplayFormat.count(last.observedStateChanges)) pg, \(DisplayFormat.count(UInt64(last.regionsAtSync))) regions", .plain))
+            // From the conversion stream alone (QMP has no per-pass record): what the guest
+            // converted since the previous sync, and so what the VMM must send again.
+            if last.record == nil || last.conversionsSincePreviousSync > 0 {
+                // Between the previous sync and this one, the pass that began at the previous sync ran.
+                let span = m.passes.count > 1 ? "during pass \(m.passes[m.passes.count - 2].pass)" : "before the first sync"
+                segs.append(("\(DisplayFormat.count(last.conversionsSincePreviousSync)) conversions \(span) -> \(DisplayFormat.count(last.observedStateChanges)) pg to re-send", .plain))
+            }
         }
         return segs
     }
@@ -43,6 +51,7 @@ enum MigrationPanel {
         var title = " Migration"
         if let p = m.latest {
             title += "  \(p.status.rawValue)  pass \(p.pass)"
+            if m.migrationsSeen > 1 { title += "  (migration \(m.migrationsSeen))" }
             if let note = p.note { title += "  " + note }
         } else if let last = m.passes.last {
             title += "  pass \(last.pass)"

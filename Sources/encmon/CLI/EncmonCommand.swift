@@ -17,9 +17,11 @@ struct EncmonCommand: ParsableCommand {
               encmon demo                 simulated guest and migration, no VM needed
               encmon replay trace.txt     replay an ftrace / trace-cmd / perf / QEMU / encmon trace
               encmon --vm 3               live, on a KVM host (not available in this version)
+              encmon --qmp /run/vm.qmp    migration progress and SEV state from a QMP socket
             """,
         version: encmonVersion,
-        subcommands: [Replay.self, Demo.self, List.self]
+        subcommands: [Replay.self, Demo.self, List.self, Watch.self],
+        defaultSubcommand: Watch.self
     )
 
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))

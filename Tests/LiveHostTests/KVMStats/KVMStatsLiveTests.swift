@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 import Testing
 import MonitorCore
 @testable import LiveHost

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 import Testing
 
 /// True where this machine can run a KVM guest (some test machines have no /dev/kvm at all).

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 @testable import LiveHost
 
 /// A /proc and a libvirt run directory built in a temporary directory: the links in `fd/` are

@@ -49,13 +49,14 @@ typealias TraceFormatsRandom = SplitMix64
             }
             return .layout(GuestLayout(time: t, ranges: ranges))
         case 5:
-            let statuses: [MigrationStatus] = [.none, .setup, .active, .precopy, .stopAndCopy, .completed, .failed, .cancelled]
+            let statuses = MigrationStatus.allCases
             return .migrationProgress(MigrationProgress(
-                time: t, status: statuses[Int(g.next() % 8)], pass: Int(truncatingIfNeeded: g.next()),
+                time: t, status: statuses[Int(g.next() % UInt64(statuses.count))], pass: Int(truncatingIfNeeded: g.next()),
                 ramTransferredBytes: g.next(), ramRemainingBytes: g.next(), ramTotalBytes: g.next(),
                 dirtyPagesPerSecond: randomDouble(&g), bandwidthBytesPerSecond: randomDouble(&g),
                 downtimeSeconds: g.next() % 2 == 0 ? nil : randomDouble(&g),
-                note: g.next() % 2 == 0 ? nil : randomString(&g)))
+                note: g.next() % 2 == 0 ? nil : randomString(&g),
+                setupSeconds: g.next() % 2 == 0 ? nil : randomDouble(&g)))
         case 6:
             return .migrationPass(MigrationPassRecord(
                 pass: Int(truncatingIfNeeded: g.next()), isStopAndCopy: g.next() % 2 == 0, startTime: randomDouble(&g), endTime: t,
