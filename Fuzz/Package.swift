@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // libFuzzer targets for every parser of untrusted input (trace text in every layout, the streaming
-// reader, recordings). A package of its own, like Benchmarks/, so that the normal
+// reader, recordings, QMP replies). A package of its own, like Benchmarks/, so that the normal
 // `swift build --build-tests` never tries to link an executable without main. Build and run from
 // the repo root with `make fuzz` (scripts/fuzz.sh: the sanitizer flags, the seeds, the time limit).
 import PackageDescription
@@ -23,6 +23,7 @@ let package = Package(
         fuzzTarget("FuzzTraceLine"),
         fuzzTarget("FuzzTraceReader"),
         fuzzTarget("FuzzRecording"),
+        fuzzTarget("FuzzQMPReply"),
     ],
     swiftLanguageModes: [.v6]
 )

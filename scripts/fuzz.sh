@@ -18,7 +18,8 @@ cd "$ROOT/Fuzz"
 mkdir -p crashes corpus
 
 FLAGS=(-c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address
-       -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp -Xswiftc -use-ld=lld)
+       -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp -Xswiftc -use-ld=lld
+       -Xswiftc -enable-testing)   # FuzzQMPReply reaches internal decoders through @testable
 # Shared machine: hold the build lock while compiling only, not while fuzzing.
 LOCKED=(); command -v flock >/dev/null && LOCKED=(flock "$LOCK")
 "${LOCKED[@]}" "$SWIFT" build "${FLAGS[@]}" >build.log 2>&1 \
