@@ -107,8 +107,10 @@ check "? again closes the help"          wait_same "$WORK/before-help"
 # Each check below fails if the app did not redraw for the new size: tmux alone only crops the
 # old frame (which keeps the 120-column header, cell size and row order).
 wait_stable || true; body > "$WORK/at-120x40"
-cell_before=$(screen | grep -oE 'cell = [0-9.]+ [KMGTP]?i?B' | head -1)
-new_cell_size() { local c; c=$(screen | grep -oE 'cell = [0-9.]+ [KMGTP]?i?B' | head -1); [[ -n $c && $c != "$cell_before" ]]; }
+# The map title says "cell = 8.00 MiB", or "cell 8.00 MiB" where it is short of room for the legend.
+cell_size() { screen | grep -oE 'cell (= )?[0-9.]+ [KMGTP]?i?B' | head -1 | sed -E 's/^cell (= )?//'; }
+cell_before=$(cell_size)
+new_cell_size() { local c; c=$(cell_size); [[ -n $c && $c != "$cell_before" ]]; }
 header_without_span() { screen | head -1 | grep -q "$NAME" && ! screen | head -1 | grep -q 'span '; }
 key_line_on_row() { screen | sed -n "${1}p" | grep -q '?Help'; }
 header_starts_with_source() { screen | head -1 | grep -q "^replay: $NAME"; }
@@ -207,6 +209,50 @@ check "TERM=dumb: exits with status 0"   wait_for '\[exit=0\]'
 check "TERM=dumb: says batch mode"       wait_for 'TERM=dumb.*using batch mode' 2
 check "TERM=dumb: prints the frame"      wait_for "$NAME" 2
 check "TERM=dumb: no alternate screen"   test "$(T display -p -t dumb '#{alternate_on}')" = 0
+finish
+
+# 9. What encmon is for, at every common size: a paused migration (pass 2 or later) shows its
+#    resync figures (the per-pass table with the re-sent and changed columns) and the map legend.
+HISTORY=""
+start sizes demo --scenario migrate --speed 16
+check "demo: migration reaches pass 3"   wait_for 'pass [3-9]' 20
+T send-keys -t sizes p
+wait_for 'PAUSED' 3 >/dev/null || true
+for size in 80x24 100x30 120x40 200x60; do
+  T resize-window -t sizes -x "${size%x*}" -y "${size#*x}"
+  sleep 0.4
+  wait_stable 3 >/dev/null || true
+  check "$size: no line wider than the screen" test "$(screen | wc -L)" -le "${size%x*}"
+  check "$size: per-pass table with re-sent/changed" grep -qE 're-sent +changed' <(screen)
+  # A pass row: the pass number (or "stop"), then counts such as 1.0M, 16.6k, 5000.
+  check "$size: at least two pass rows"   test "$(screen | grep -cE '(^| )([0-9]+|stop) +([0-9.]+[kM]? +){3}')" -ge 2
+  check "$size: RAM progress line"        grep -qE 'RAM .*[0-9]+%.*sent [0-9.]+ [KMG]iB in [0-9]+ passes' <(screen)
+  check "$size: map legend"               grep -qE 'priv.*shared|priv.*shr' <(screen)
+  check "$size: region list still there"  grep -q 'Shared regions' <(screen)
+done
+T resize-window -t sizes -x 80 -y 24
+sleep 0.3
+check "80x24: sent explained"            grep -qE 'sent [0-9.]+ [KMG]iB in [0-9]+ passes' <(screen)
+# 10. / filters the region list; g jumps to an address.
+T send-keys -t sizes / 's' 'i' 'z' 'e' '>' '1' 'M' Enter
+check "/size>1M: the title counts matches" wait_for '/ size>1M: [0-9]+ match' 3
+T send-keys -t sizes g
+check "g: asks for an address"            wait_for 'Go to address' 3
+T send-keys -t sizes '0' 'x' '7' 'a' 'e' '0' '0' '0' '0' '0' Enter
+check "g: jumps (table by address)"       wait_for 'by address' 3
+T send-keys -t sizes Escape
+check "Esc clears the filter"             wait_for 'Shared regions [0-9]+  by address. *$' 3
+T send-keys -t sizes q
+check "sizes: q exits with status 0"      wait_for '\[exit=0\]'
+finish
+
+# 11. Batch text follows the terminal's width (TERM=dumb in a 100-column pane), not a fixed 120.
+HISTORY="-S - -J"
+S=width
+T new-session -d -s width -x 100 -y 40 -e LANG=C.UTF-8 \
+  "env -u COLUMNS TERM=dumb $(printf '%q ' "$BIN" replay "$FIXTURE"); echo \"[exit=\$?]\"; exec sleep 300"
+check "tty width: exits with status 0"   wait_for '\[exit=0\]'
+check "tty width: lines as wide as the pane" test "$(screen -S - -J | wc -L)" -eq 100
 finish
 
 echo "$pass passed, $fail failed"

@@ -16,7 +16,8 @@ public enum KeyTable {
         ("+ -", "zoom the map in / out around the cursor"),
         ("s", "sort regions by address, size, age, flips"),
         ("I", "invert the sort order"),
-        ("/", "filter by address (0x1f000000, 4G, 4096); Enter, Esc"),
+        ("/", "filter regions: 4G-6G, size>64K, flips>0 (all must hold)"),
+        ("g", "go to an address (0x1f000000, 4G): table row and map cell"),
         ("Esc", "clear the filter"),
         ("click", "select a map cell or a table row"),
     ]
@@ -43,6 +44,7 @@ public enum KeyTable {
         case .character("s"): return .cycleSort
         case .character("I"): return .invertSort
         case .character("/"): return .beginFilter
+        case .character("g"): return .beginJump
         case .character("+"), .character("="): return .zoomIn
         case .character("-"), .character("_"): return .zoomOut
         case .escape: return state.showHelp ? .toggleHelp : (state.filter != nil ? .filterCancel : nil)

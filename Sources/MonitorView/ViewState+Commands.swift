@@ -55,7 +55,8 @@ extension ViewState {
         case .invertSort:
             sortDescending.toggle()
             tableScroll = 0; tableSelection = 0
-        case .beginFilter:
+        case .beginFilter, .beginJump:
+            prompt = command == .beginJump ? .jump : .filter
             filterDraft = ""
             filterError = nil
         case .filterInput(let c):
@@ -65,6 +66,15 @@ extension ViewState {
         case .filterBackspace:
             if var d = filterDraft, !d.isEmpty { d.removeLast(); filterDraft = d }
             filterError = nil
+        case .filterCommit where prompt == .jump:
+            guard let d = filterDraft else { return }
+            switch AddressFilter.parse(d) {
+            case .success(let address):
+                filterDraft = nil; filterError = nil
+                jump(to: address >> GuestPage.shift, snapshot: snapshot, frame: frame, width: width, height: height)
+            case .failure(let e):
+                filterError = e.description
+            }
         case .filterCommit:
             guard let d = filterDraft else { return }
             let text = d.trimmingWhitespace
@@ -73,14 +83,10 @@ extension ViewState {
                 tableScroll = 0; tableSelection = 0
                 return
             }
-            switch AddressFilter.parse(text) {
+            switch RegionFilter.parse(text) {
             case .success:
                 filter = text; filterDraft = nil; filterError = nil
-                var next = self
-                next.tableScroll = 0
-                let t = RegionTable(snapshot: snapshot, state: next, needed: 1)
-                tableSelection = t.filterRow ?? 0
-                tableScroll = RegionTable.scroll(0, keeping: tableSelection, visible: frame.layout.regionRows, count: t.rowCount)
+                tableSelection = 0; tableScroll = 0
                 if frame.layout.regions != nil { focus = .regions }
             case .failure(let e):
                 filterError = e.description
@@ -99,6 +105,20 @@ extension ViewState {
                 focus = .regions; tableSelection = row; tableScroll = frame.scroll
             }
         }
+    }
+
+    /// `g`: the region table in address order at the region holding (or next after) `page`,
+    /// and the map cursor on its cell when the map window shows it.
+    private mutating func jump(to page: UInt64, snapshot: MonitorSnapshot, frame: Frame, width: Int, height: Int) {
+        sortKey = .address; sortDescending = false
+        let t = RegionTable(snapshot: snapshot, state: self, needed: 1)
+        tableSelection = t.row(atOrAfter: page)
+        tableScroll = RegionTable.scroll(0, keeping: tableSelection, visible: frame.layout.regionRows, count: t.rowCount)
+        if let g = ScreenLayout.compute(width: width, height: height, snapshot: snapshot, state: self).mapGeometry,
+           let cell = g.cell(containing: page) {
+            mapCursor = cell
+        }
+        if frame.layout.regions != nil { focus = .regions }
     }
 
     private mutating func moveTable(by delta: Int, frame: Frame) {

@@ -24,9 +24,12 @@ public enum ViewCommand: Sendable, Hashable {
     case cycleFocus(forward: Bool)
     case move(dx: Int, dy: Int), page(Int), home, end
     case zoomIn, zoomOut, cycleSort, invertSort
-    case beginFilter, filterInput(Character), filterBackspace, filterCommit, filterCancel
+    case beginFilter, beginJump, filterInput(Character), filterBackspace, filterCommit, filterCancel
     case click(x: Int, y: Int)
 }
+
+/// The line editor's purpose: `/` filters the region table, `g` jumps to an address.
+public enum PromptKind: Sendable, Hashable { case filter, jump }
 
 /// Everything about the screen that is not the model: cursor, zoom, sort, filter, pause.
 /// The screen is a function of (snapshot, source status, view state, size).
@@ -41,10 +44,12 @@ public struct ViewState: Sendable {
     /// First visible row and selected row of the region table.
     public var tableScroll = 0
     public var tableSelection = 0
-    /// Address filter: regions overlapping this guest-physical address (text as typed).
+    /// Region filter (`RegionFilter` syntax, text as typed): the table lists only matches.
     public var filter: String?
-    /// The filter being typed after `/`; nil when not typing.
+    /// The text being typed after `/` (filter) or `g` (jump); nil when not typing.
     public var filterDraft: String?
+    /// What the text being typed is for.
+    public var prompt: PromptKind = .filter
     /// Why the last committed filter text was refused (shown inline; typing continues).
     public var filterError: String?
     public var showHelp = false

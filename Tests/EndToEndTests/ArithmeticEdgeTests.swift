@@ -98,18 +98,22 @@ import Testing
             Self.call("200.000000", gpa: 0x100000, pages: 16, toPrivate: true),
             Self.call("150.000000", gpa: 0x300000, pages: 1),          // back again, within 60 s of 200
             Self.call("0.000001", gpa: 0x400000, pages: 2),            // back to the start of time
+            // Another hypercall (nr 5) at 201.5 completes the second [200, 201) for the rates.
+            "       CPU 0/KVM-40515   [004] d..1.  201.500000: kvm_hypercall: nr 0x5 a0 0x0 a1 0x0 a2 0x0 a3 0x0",
         ])
         // Every call is applied in file order: the set is exact.
         #expect(figure(text, "conversions") == 5)
+        #expect(figure(text, "otherHypercalls") == 1)
         #expect(figure(text, "sharedPages") == 16 + 1 + 2)
         let regions = try #require(j["regions"] as? [[String: Any]])
         #expect(regions.map { $0["gpa"] as? String } == ["0x200000", "0x300000", "0x400000"])
         // Event time never runs backwards: it starts at the first line and ends at the latest.
         #expect(j["firstEventTime"] as? Double == 100)
-        #expect(j["lastEventTime"] as? Double == 200)
+        #expect(j["lastEventTime"] as? Double == 201.5)
         // Rates stay finite and non-negative. Late lines land in the current second (RateTracker:
-        // the clock never moves back), so the 1 s window at t=200 holds the private call at 200
-        // and the two shared calls that came after it in the file (stamped 150 and 0.000001).
+        // the clock never moves back), so the last complete second, [200, 201), holds the private
+        // call at 200 and the two shared calls that came after it in the file (stamped 150 and
+        // 0.000001).
         let rates = try #require(j["rates"] as? [[String: Any]])
         for r in rates {
             for key in ["callsToShared", "callsToPrivate", "pagesToShared", "pagesToPrivate", "flips"] {

@@ -66,3 +66,62 @@ import Testing
         #expect(try readFile(path) == "precious data\n")
     }
 }
+
+/// Extreme and contradictory options: each is refused with a message naming the option and
+/// the reason (exit 64), quickly, instead of hanging or crashing.
+@Suite(.serialized) struct DemoLimitTests {
+    @Test(arguments: [
+        (["--bandwidth", "1"], "--bandwidth 1 is too low"),
+        (["--mem", "1T"], "--mem must be a guest memory size from 256M to 64G"),
+        (["--dirty-rate", "1e12"], "--dirty-rate must be a number of pages per second"),
+        (["--churn-rate", "1e9"], "--churn-rate must be a number of conversions per second"),
+        (["--churn-window", "1e15"], "--churn-window must be more than 0"),
+        (["--seed", "-1"], "--seed must be a whole number"),
+        (["--speed", "-1"], "--speed must be positive"),
+        (["--delay", "-1"], "--delay must be between"),
+        (["--iterations", "-3"], "--iterations must be at least 1"),
+        (["--dirty-rate", "-5"], "not '-5'"),
+    ])
+    func extremeValuesAreRefused(args: [String], message: String) throws {
+        let r = try run(Built.encmon, ["demo", "--json"] + args)
+        #expect(r.status == 64, "\(args): \(r.stderr)")
+        #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+        #expect(!r.stderr.contains("Missing value"), "\(args)")
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func liveTargetWithASubcommandIsRefused() throws {
+        for sub in [["demo", "--json"], ["replay", "x.txt", "--json"]] {
+            let r = try run(Built.encmon, ["--vm", "3"] + sub)
+            #expect(r.status == 64, "\(sub)")
+            #expect(r.stderr.contains("--vm 3") && r.stderr.contains("cannot be combined"), "\(r.stderr)")
+        }
+    }
+
+    /// The largest dirty rate finishes: the migration stalls and fails by itself, saying so.
+    @Test func largestAllowedValuesFinish() throws {
+        let r = try run(Built.encmon, ["demo", "--scenario", "migrate", "--json", "--mem", "512M", "--dirty-rate", "1048576",
+                                       "--bandwidth", "64M"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"status\": \"failed\""), "\(r.stdout.prefix(400))")
+        #expect(r.stdout.contains("does not converge"))
+    }
+
+    @Test func recordRefusesAnExistingRecordingUnlessForced() throws {
+        let rec = "/tmp/encmon-e2e-\(getpid())-force.rec"
+        unlink(rec)
+        defer { unlink(rec) }
+        let first = try run(Built.encmon, ["demo", "--scenario", "boot", "--json", "--record", rec])
+        #expect(first.status == 0, "\(first.stderr)")
+        let recorded = try readFile(rec)
+        let again = try run(Built.encmon, ["demo", "--scenario", "boot", "--json", "--record", rec])
+        #expect(again.status == 73)
+        #expect(again.stderr.contains("--force"), "\(again.stderr)")
+        #expect(try readFile(rec) == recorded)
+        let forced = try run(Built.encmon, ["demo", "--scenario", "boot", "--seed", "2", "--json", "--record", rec, "--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        let replaced = try readFile(rec)
+        #expect(replaced != recorded)
+        #expect(replaced.components(separatedBy: "encmon-recording 1").count == 2, "one header: one run")
+    }
+}

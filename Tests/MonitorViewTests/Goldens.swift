@@ -3,7 +3,7 @@ enum Goldens {
     static let screen80x24 = """
         encmon  t 10.0s  x1  replay: boot.trace  line 120 of 400 (30%)
         events 24  shared 64.1 MiB in 5 regions  phase: steady
-         Memory map 0x0-0x140000000  cell = 32.0 MiB
+         Map 0x0-0x140000000  cell 32.0 MiB        . private -+# partly @ shared ~ hole
                 0x0 ................................#@..............................-...
          0x88000000 ............................~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~-.......
         0x110000000 ........................
@@ -13,18 +13,18 @@ enum Goldens {
          0x40000000  0x41000000   16.0 MiB    9.5s      0     1.0s
          0x41100000  0x44000000   47.0 MiB    9.5s      0     1.0s
          0x80000000  0x80010000   64.0 KiB    9.0s      0     9.0s
-         0x80400000  0x80500000   1.00 MiB    8.5s      0     8.5s
-         0x100064000 0x100068000  16.0 KiB    8.0s      0     8.0s
          Rates (per s)      1s    10s    60s  last 10s
-         calls->shared       0   1.00   1.00                                  :#:::::::
-         calls->private   1.00   0.70   0.70                                     #######
-         flips               0   0.60   0.60                                     ######
+         calls->shared    1.00   1.11   1.11                                  :#:::::::
+         calls->private   1.00   0.67   0.67                                     #######
          Migration  pre-copy  pass 1
-         RAM [######....................] 25%  sent 1.00 GiB  left 3.00 GiB  of 4.00 GiB
+         RAM [####............] 25%  left 3.00 GiB of 4.00 GiB RAM  sent 1.00 GiB so far
          dirty 12.0k pg/s (46.9 MiB/s)  vs bandwidth 1.16 GiB/s
+         expected downtime 300 ms
+         pass     sent   shared  dirtied  re-sent  changed     seen   bitmap   ranges
+            1     1.0M    16.6k     5000       24       24        0  160 KiB     80 B
          Tracking cost (shared set as bitmap vs range list)
          bitmap 160 KiB  range list 80 B (5 regions)  range list wins, 2048.0x smaller
-        ?Help qQuit pPause TabFocus sSort IInvert /Filter +-Zoom <>Speed nStep rReset
+        ?Help qQuit pPause TabFocus sSort IInvert /Filter gGoto +-Zoom <>Speed nStep
         """
     static let screen120x40 = """
         encmon  t 10.0s  x1  replay: boot.trace  line 120 of 400 (30%)  span 0x0-0x140000000 (5.00 GiB)
@@ -43,71 +43,71 @@ enum Goldens {
         0x10e000000 ............................................................................................................
         0x129000000 ............................................................................................
         cursor 0x0-0x400000 (4.00 MiB)  shared 0 B (0%)  0 regions  ram: low RAM
-         Shared regions 5  by address^                                    Rates (per s)      1s    10s    60s  last 10s
-         start^      end              size     age  flips  changed        calls->shared       0   1.00   1.00         :#:::::::
-         0x40000000  0x41000000   16.0 MiB    9.5s      0     1.0s        calls->private   1.00   0.70   0.70            #######
-         0x41100000  0x44000000   47.0 MiB    9.5s      0     1.0s        pages->shared       0   1671   1671         #________
-         0x80000000  0x80010000   64.0 KiB    9.0s      0     9.0s        pages->private    256   30.4   30.4            ______#
-         0x80400000  0x80500000   1.00 MiB    8.5s      0     8.5s        flips               0   0.60   0.60            ######
-         0x100064000 0x100068000  16.0 KiB    8.0s      0     8.0s        pool of 64 pg avoids 12 conversions (71%)
+         Shared regions 5  by address^                                    Migration  pre-copy  pass 1
+         start^      end              size     age  flips  changed        RAM [##........] 25% of 4.00 GiB  sent 1.00 GiB so far
+         0x40000000  0x41000000   16.0 MiB    9.5s      0     1.0s        dirty 12.0k pg/s (46.9 MiB/s)  vs bandwidth 1.16 GiB/s
+         0x41100000  0x44000000   47.0 MiB    9.5s      0     1.0s        expected downtime 300 ms
+         0x80000000  0x80010000   64.0 KiB    9.0s      0     9.0s        pass     sent  dirtied  re-sent  changed     seen
+         0x80400000  0x80500000   1.00 MiB    8.5s      0     8.5s           1     1.0M     5000       24       24        0
+         0x100064000 0x100068000  16.0 KiB    8.0s      0     8.0s        Rates (per s)      1s    10s    60s  last 10s
+                                                                          calls->shared    1.00   1.11   1.11         :#:::::::
+                                                                          calls->private   1.00   0.67   0.67            #######
+                                                                          pages->shared    8.00   1856   1856         #________
+                                                                          pages->private   8.00   5.33   5.33            ______#
+                                                                          flips            1.00   0.67   0.67            ######
+                                                                          pool of 64 pg avoids 12 conversions (71%)
                                                                           kernel  hypercalls 140 (40.0/s)
                                                                           most flipped  0x80800000 +32.0 KiB  6 flips  last 1.8s
                                                                           Tracking cost (shared set as bitmap vs range list)
                                                                           bitmap 160 KiB  range list 80 B (5 regions)
                                                                           range list wins, 2048.0x smaller
                                                                           peak 5 regions (80 B)  map memory 1.55 KiB
-                                                                          Migration  pre-copy  pass 1
-                                                                          RAM [####.............] 25% of 4.00 GiB, 3.00 GiB left
-                                                                          dirty 12.0k pg/s (46.9 MiB/s)  vs bandwidth 1.16 GiB/s
-                                                                          expected downtime 300 ms
-                                                                          pass 1: re-sent 24 pg for encryption changes (24 chang
-                                                                          resync bitmap 160 KiB vs ranges 80 B
-                                                                          observed state changes at pass 1: 0 pg, 5 regions
-                                                                           pass     sent   shared  dirtied  re-sent  changed
-                                                                              1     1.0M    16.6k     5000       24       24
 
-        ?Help qQuit pPause TabFocus sSort IInvert /Filter +-Zoom <>Speed nStep rReset
+
+
+
+        ?Help qQuit pPause TabFocus sSort IInvert /Filter gGoto +-Zoom <>Speed nStep rReset
         """
     static let screen40x10 = """
         replay: boot.trace  line 120 of 400 (...
-         Memory map 0x0-0x140000000  cell = 128
-        ........+.......-.......~~~~~~~~-.......
-        cursor 0x0-0x8000000 (128 MiB)
-         Shared regions 5  by address^
-         start^      end              size
-         0x40000000  0x41000000   16.0 MiB
-         Migration  pre-copy  pass 1
-         RAM  25% of 4.00 GiB, 3.00 GiB left
-         dirty 12.0k pg/s (46.9 MiB/s)
+         Map 0x0-0x140000000  cell 32.0 MiB
+        ................................#@......
+        ........................-...............
+        ................~~~~~~~~~~~~~~~~~~~~~~~~
+        ~~~~~~~~-...............................
+
+
+
+        cursor 0x0-0x2000000 (32.0 MiB)
         """
     static let screen10x2 = """
         too small
         """
     static let help80x24 = """
         encmon  t 10.0s  x1  replay: boot.trace  line 120 of 400 (30%)
-        events 24  shared 64.1 MiB in 5 regions  phase: steady
-         M|- encmon keys ------------------------------------------------------------|
-          | any of ? h Esc closes                                                    |..
-         0| q          quit                                                          |..
-        0x| ? h        show or hide this help (Esc closes)                           |
-        cu| p space    pause / resume                                                |
-         S| n          step one batch of events while paused                         |
-         s| > <        replay faster / slower                                        |
-         0| r          reset rates, churn and flip counts                            |
+        ev|- encmon keys ------------------------------------------------------------|
+         M| any of ? h Esc closes                                                    |e
+          | q          quit                                                          |..
+         0| ? h        show or hide this help (Esc closes)                           |..
+        0x| p space    pause / resume                                                |
+        cu| n          step one batch of events while paused                         |
+         S| > <        replay faster / slower                                        |
+         s| r          reset rates, churn and flip counts                            |
          0| Tab S-Tab  move focus between the map and the region table               |
          0| arrows     move the map cursor (pans when zoomed) or the table selection |
          0| PgUp PgDn  page the map window or the table                              |
-         0| Home End   first / last cell or row                                      |
-         R| + -        zoom the map in / out around the cursor                       |
-         c| s          sort regions by address, size, age, flips                     |:
-         c| I          invert the sort order                                         |##
-         f| /          filter by address (0x1f000000, 4G, 4096); Enter, Esc          |#
-         M| Esc        clear the filter                                              |
-         R| click      select a map cell or a table row                              |iB
-         d|                                                                          |
+         R| Home End   first / last cell or row                                      |
+         c| + -        zoom the map in / out around the cursor                       |:
+         c| s          sort regions by address, size, age, flips                     |##
+         M| I          invert the sort order                                         |
+         R| /          filter regions: 4G-6G, size>64K, flips>0 (all must hold)      |ar
+         d| g          go to an address (0x1f000000, 4G): table row and map cell     |
+         e| Esc        clear the filter                                              |
+         p| click      select a map cell or a table row                              |
+          |                                                                          |
          T|--------------------------------------------------------------------------|
          bitmap 160 KiB  range list 80 B (5 regions)  range list wins, 2048.0x smaller
-        ?Help qQuit pPause TabFocus sSort IInvert /Filter +-Zoom <>Speed nStep rReset
+        ?Help qQuit pPause TabFocus sSort IInvert /Filter gGoto +-Zoom <>Speed nStep
         """
     static let batch = """
         encmon  t 10.0s  replay: boot.trace  line 120 of 400 (30%)  span 0x0-0x140000000 (5.00 GiB)
@@ -130,21 +130,19 @@ enum Goldens {
          0x80400000  0x80500000   1.00 MiB    8.5s      0     8.5s
          0x100064000 0x100068000  16.0 KiB    8.0s      0     8.0s
          Rates (per s)      1s    10s    60s  last 10s
-         calls->shared       0   1.00   1.00                                                      :#:::::::
-         calls->private   1.00   0.70   0.70                                                         #######
-         pages->shared       0   1671   1671                                                      #________
-         pages->private    256   30.4   30.4                                                         ______#
-         flips               0   0.60   0.60                                                         ######
+         calls->shared    1.00   1.11   1.11                                                      :#:::::::
+         calls->private   1.00   0.67   0.67                                                         #######
+         pages->shared    8.00   1856   1856                                                      #________
+         pages->private   8.00   5.33   5.33                                                         ______#
+         flips            1.00   0.67   0.67                                                         ######
          pool what-if  a pool of 64 kept-shared pages (256 KiB) would avoid 12 conversions (71%)
          kernel  hypercalls 140 (40.0/s)
          most flipped  0x80800000 +32.0 KiB  6 flips  last 1.8s ago
          Migration  pre-copy  pass 1
-         RAM [##########..............................] 25%  sent 1.00 GiB  left 3.00 GiB  of 4.00 GiB
+         RAM [#########...........................] 25%  left 3.00 GiB of 4.00 GiB RAM  sent 1.00 GiB so far
          dirty 12.0k pg/s (46.9 MiB/s)  vs bandwidth 1.16 GiB/s  expected downtime 300 ms
-         pass 1: re-sent 24 pg for encryption changes (24 changed state)
-         resync bitmap 160 KiB vs ranges 80 B  observed state changes at pass 1: 0 pg, 5 regions
-          pass     sent   shared  dirtied  re-sent  changed     seen    bitmap    ranges
-             1     1.0M    16.6k     5000       24       24        0   160 KiB      80 B
+         pass     sent   shared  dirtied  re-sent  changed     seen   bitmap   ranges
+            1     1.0M    16.6k     5000       24       24        0  160 KiB     80 B
          Tracking cost (shared set as bitmap vs range list)
          bitmap 160 KiB  range list 80 B (5 regions)  range list wins, 2048.0x smaller
          peak 5 regions (80 B)  map memory 1.55 KiB
@@ -156,20 +154,19 @@ enum Goldens {
         """
     static let migration = """
          Migration  pre-copy  pass 1
-         RAM [######....................] 25%  sent 1.00 GiB  left 3.00 GiB  of 4.00 GiB
+         RAM [####............] 25%  left 3.00 GiB of 4.00 GiB RAM  sent 1.00 GiB so far
          dirty 12.0k pg/s (46.9 MiB/s)  vs bandwidth 1.16 GiB/s
          expected downtime 300 ms
-         pass 1: re-sent 24 pg for encryption changes (24 changed state)
-          pass     sent   shared  dirtied  re-sent  changed     seen    bitmap    ranges
-             1     1.0M    16.6k     5000       24       24        0   160 KiB      80 B
+         pass     sent   shared  dirtied  re-sent  changed     seen   bitmap   ranges
+            1     1.0M    16.6k     5000       24       24        0  160 KiB     80 B
         """
     static let rates = """
          Rates (per s)      1s    10s    60s  last 10s
-         calls->shared       0   1.00   1.00                        :#:::::::
-         calls->private   1.00   0.70   0.70                           #######
-         pages->shared       0   1671   1671                        #________
-         pages->private    256   30.4   30.4                           ______#
-         flips               0   0.60   0.60                           ######
+         calls->shared    1.00   1.11   1.11                        :#:::::::
+         calls->private   1.00   0.67   0.67                           #######
+         pages->shared    8.00   1856   1856                        #________
+         pages->private   8.00   5.33   5.33                           ______#
+         flips            1.00   0.67   0.67                           ######
          pool of 64 pg avoids 12 conversions (71%)
          kernel  hypercalls 140 (40.0/s)
          most flipped  0x80800000 +32.0 KiB  6 flips  last 1.8s ago

@@ -180,9 +180,9 @@ import MonitorCore
         #expect(s.filter == "0x80000000" && s.filterDraft == nil && s.filterError == nil)
         #expect(s.focus == .regions)
         let t = RegionTable(snapshot: snapshot, state: s, needed: 10)
-        #expect(t.region(atRow: s.tableSelection).pages.contains(0x80000))
+        #expect(t.rowCount == 1 && t.region(atRow: 0).pages.contains(0x80000))
         let text = Screen.text(snapshot, source: Fixtures.replay, state: s, width: 80, height: 24)
-        #expect(text.contains("near 0x80000000 (inside)"))
+        #expect(text.contains("/ 0x80000000: 1 match"), "\(text)")
         // Invalid input: inline error, typing continues, the old filter stays.
         s = applying([.beginFilter, .filterInput("x"), .filterInput("y"), .filterCommit], to: s)
         #expect(s.filterDraft == "xy" && s.filterError != nil && s.filter == "0x80000000")
@@ -195,9 +195,44 @@ import MonitorCore
         // Empty commit clears; Esc outside typing clears too.
         #expect(applying([.beginFilter, .filterCommit], to: s).filter == nil)
         #expect(applying([.filterCancel], to: s).filter == nil)
-        // An address in no region still shows its neighbours.
+        // An address in no region lists nothing, and says how to get the list back.
         let miss = applying([.beginFilter] + "3G".map { .filterInput($0) } + [.filterCommit])
-        #expect(Screen.text(snapshot, source: Fixtures.replay, state: miss, width: 80, height: 24).contains("(in no region)"))
+        #expect(Screen.text(snapshot, source: Fixtures.replay, state: miss, width: 80, height: 24).contains("no region matches the filter"))
+    }
+
+    /// `/` filters by range, size and flips (all terms must hold); the rows are exactly the
+    /// regions a per-region check admits, in the chosen order.
+    @Test func filterByRangeSizeAndFlips() {
+        func rows(_ text: String, sort: RegionSortKey = .address) -> [UInt64] {
+            var s = applying([.beginFilter] + text.map { .filterInput($0) } + [.filterCommit])
+            s.sortKey = sort; s.sortDescending = sort != .address
+            #expect(s.filter == text, "\(text): \(s.filterError ?? "")")
+            let t = RegionTable(snapshot: snapshot, state: s, needed: 100)
+            return (0..<t.rowCount).map { t.region(atRow: $0).pages.lower << GuestPage.shift }
+        }
+        #expect(rows("1G-2G") == [0x4000_0000, 0x4110_0000])
+        #expect(rows("size>1M") == [0x4000_0000, 0x4110_0000])
+        #expect(rows("size>1M", sort: .size) == [0x4110_0000, 0x4000_0000])
+        #expect(rows("size>=1M") == [0x4000_0000, 0x4110_0000, 0x8040_0000])
+        #expect(rows("0-4G size<1M") == [0x8000_0000])
+        #expect(rows("flips>=0 size<=16K") == [0x1_0006_4000])
+        #expect(rows("flips>0").isEmpty)   // the flipping buffer is private again
+        for bad in ["size", "size>", "flips>x", "5G-4G", "nope>3"] {
+            if case .success = RegionFilter.parse(bad) { Issue.record("'\(bad)' should not parse") }
+        }
+    }
+
+    /// `g` jumps: address order, the row holding the address, the map cursor on its cell.
+    @Test func jumpIsItsOwnKey() throws {
+        #expect(Screen.command(for: .character("g"), state: ViewState()) == .beginJump)
+        var start = ViewState(); start.sortKey = .size; start.sortDescending = true
+        let s = applying([.beginJump] + "0x80400010".map { .filterInput($0) } + [.filterCommit], to: start)
+        #expect(s.filter == nil && s.filterDraft == nil && s.sortKey == .address && !s.sortDescending)
+        #expect(s.focus == .regions && s.tableSelection == 3)
+        let g = try #require(ScreenLayout.compute(width: w, height: h, snapshot: snapshot, state: s).mapGeometry)
+        #expect(g.pages(ofCell: s.mapCursor).contains(0x80400))
+        let bad = applying([.beginJump, .filterInput("z"), .filterCommit])
+        #expect(bad.filterDraft == "z" && bad.filterError != nil)
     }
 
     @Test func clickSelectsMapCellAndTableRow() throws {

@@ -82,19 +82,21 @@ public struct RateTracker: Sendable {
     /// Lets time pass with no events (live sources that are idle).
     public mutating func tick(second: Int64) { _ = advance(to: second) }
 
-    /// Rates over the last `window` seconds up to and including the current second.
+    /// Rates over the last `window` complete seconds: the current second has only just begun,
+    /// and counting it as whole would show a fraction of the true rate. Zero until one second
+    /// has completed.
     public func figures(window: Int) -> RateFigures {
         var f = RateFigures(window: window)
-        guard let cur = current, let first else { return f }
-        let w = min(window, historySeconds)
+        let w = min(window, historySeconds - 1)
+        guard let cur = current, let first, cur > first, w >= 1 else { return f }
         var sum = RateSample()
-        for k in 0..<w {
+        for k in 1...w {
             let s = cur - Int64(k)
             if s < first { break }
             let b = ring[slot(s)]
             if b.second == s { sum.add(b) }
         }
-        let observed = Double(min(Int64(w), cur - first + 1))
+        let observed = Double(min(Int64(w), cur - first))
         f.callsToShared = Double(sum.callsToShared) / observed
         f.callsToPrivate = Double(sum.callsToPrivate) / observed
         f.pagesToShared = Double(sum.pagesToShared) / observed

@@ -39,6 +39,8 @@ public struct GuestSimulator: Sendable {
     private var pausedFrom = 0.0
     private var pausedUntil = 0.0
     private var endAfterMigration = false
+    /// Consecutive passes that sent no less than the one before (see `stalledPassLimit`).
+    private var stalled = 0
 
     private var hostileNext: UInt64 = 0
     private var hostileCarry = 0.0
@@ -329,7 +331,7 @@ public struct GuestSimulator: Sendable {
         migration = m
         if downtime <= m.downtimeLimit {
             beginPass(at: t, stopAndCopy: true)
-        } else if m.pass >= m.maxPasses {
+        } else if m.pass >= m.maxPasses || stalledPasses(after: m, next: next.pages) >= Self.stalledPassLimit {
             let c = configuration
             let dirtyBytes = c.dirtyPagesPerSecond * Double(GuestPage.size)
             var why = "does not converge after \(m.pass) passes: \(ByteFormat.human(next.pages * GuestPage.size)) still to send needs "
@@ -347,6 +349,14 @@ public struct GuestSimulator: Sendable {
         }
     }
 
+    /// Passes in a row that did not shrink what is left to send: pre-copy is not converging.
+    static let stalledPassLimit = 3
+
+    private mutating func stalledPasses(after m: PrecopyMigration, next: UInt64) -> Int {
+        if let last = m.records.last, m.pass > 1, next >= last.pagesSent { stalled += 1 } else { stalled = 0 }
+        return stalled
+    }
+
     private mutating func finishMigration(at t: Double) {
         pausedFrom = 0; pausedUntil = 0
         if migration?.status == .completed && configuration.scenario == .tour {
@@ -361,8 +371,12 @@ public struct GuestSimulator: Sendable {
         defer { dirtyClock = Swift.max(dirtyClock, t) }
         guard t > dirtyClock, !(isPaused && t <= pausedUntil), m.status != .stopAndCopy else { return }
         dirtyCarry += configuration.dirtyPagesPerSecond * (t - dirtyClock)
-        var writes = UInt64(dirtyCarry)
+        var writes = UInt64(min(dirtyCarry, 1e15))
         dirtyCarry -= Double(writes)
+        // Work per call stays bounded: once every RAM page is dirty, more writes change nothing,
+        // and past a few writes per page the few pages still clean are a rounding error.
+        if m.dirtyCount >= plan.ramPages { return }
+        writes = min(writes, 4 * plan.ramPages)
         while writes > 0 {
             let page: UInt64
             if !hotChunks.isEmpty && rng.unit() < Self.hotFraction {

@@ -4,8 +4,9 @@ import MonitorCore
 /// size, every frame. Render and `ViewState.apply` both call `compute`, so clicks and page keys
 /// see the rectangles that were drawn.
 ///
-/// Panels that do not fit are dropped, least useful first: migration pass table, tracking cost,
-/// rates, migration summary, region table, map; below that a one-line "terminal too small".
+/// Panels that do not fit are dropped, least useful first: tracking cost, rates, region table,
+/// migration, map; below that a one-line "terminal too small". A running migration's summary and
+/// the first rows of its per-pass table come before region rows.
 public struct ScreenLayout: Sendable, Hashable {
     public enum Panel: Sendable, Hashable, CaseIterable { case header, map, regions, rates, cost, migration, footer }
 
@@ -67,7 +68,12 @@ public struct ScreenLayout: Sendable, Hashable {
         let ratesNatural = 1 + RatesPanel.lineCount(snapshot: snapshot)
         let costNatural = 1 + CostPanel.lineCount(snapshot: snapshot, width: columnWidth)
         let passTable = migrationActive ? MigrationPanel.passTableRows(snapshot: snapshot) : 0
-        let migrationSummary = migrationActive ? 1 + max(1, MigrationPanel.summaryLines(snapshot: snapshot, width: columnWidth)) : 0
+        let migrationSummary = migrationActive ? 1 + max(1, MigrationPanel.summaryLines(snapshot: snapshot, width: columnWidth, table: passTable > 0)) : 0
+        let migrationNatural = migrationSummary + (passTable > 0 ? 1 + passTable : 0)
+        // While a migration runs, its resync figures are the point of the screen: the panel
+        // (summary, table header and up to three passes) outranks the region list and the
+        // tracking cost, which give up their rows first.
+        let migrationMin = min(migrationNatural, migrationSummary + (passTable > 0 ? 1 + min(3, passTable) : 0))
         let regionNatural = 2 + min(max(1, snapshot.regions.count), natural ? 20 : 12)
         let labelWidth = width >= 48 ? Hex.address(max(1, window.upper) << GuestPage.shift).count + 1 : 0
         let mapColumns = width - labelWidth
@@ -99,11 +105,13 @@ public struct ScreenLayout: Sendable, Hashable {
         }
 
         if sideBySide {
-            var right: [Slot] = [Slot(.rates, min: 3, natural: ratesNatural, rank: 3)]
-            right.append(Slot(.cost, min: 2, natural: costNatural, rank: 1))
+            // A running migration goes on top of the right column: it is what the screen is for.
+            var right: [Slot] = []
             if migrationActive {
-                right.append(Slot(.migration, min: min(3, migrationSummary), natural: migrationSummary + (passTable > 0 ? 1 + passTable : 0), rank: 4))
+                right.append(Slot(.migration, min: migrationMin, natural: migrationNatural, rank: 4))
             }
+            right.append(Slot(.rates, min: 3, natural: ratesNatural, rank: 3))
+            right.append(Slot(.cost, min: 2, natural: costNatural, rank: 1))
             let rightNatural = right.reduce(0) { $0 + $1.natural }
             let bottomNatural = natural ? max(regionNatural, rightNatural) : max(regionNatural, rightNatural)
             let top = Slot.allocate([Slot(.map, min: 3, natural: mapNatural, rank: 9, grow: 2, max: mapMax),
@@ -122,11 +130,11 @@ public struct ScreenLayout: Sendable, Hashable {
                 y += natural ? max(regionNatural, ry - y) : bottom
             }
         } else {
-            var slots = [Slot(.map, min: 3, natural: mapNatural, rank: 9, grow: 2, max: mapMax),
+            var slots = [Slot(.map, min: 3, natural: mapNatural, rank: 10, grow: 2, max: mapMax),
                          Slot(.regions, min: 3, natural: regionNatural, rank: 8, grow: 3, max: 2 + max(1, snapshot.regions.count)),
                          Slot(.rates, min: 3, natural: min(ratesNatural, natural ? 99 : 5), rank: 3, max: ratesNatural)]
             if migrationActive {
-                slots.append(Slot(.migration, min: min(3, migrationSummary), natural: migrationSummary + (passTable > 0 ? 1 + passTable : 0), rank: 4))
+                slots.append(Slot(.migration, min: migrationMin, natural: migrationNatural, rank: 9))
             }
             slots.append(Slot(.cost, min: 2, natural: costNatural, rank: 1))
             var got = Slot.allocate(slots, rows: natural ? slots.reduce(0) { $0 + $1.natural } : bodyRows)
@@ -146,7 +154,9 @@ public struct ScreenLayout: Sendable, Hashable {
             }
             for s in slots { if let h = got[s.id] { place(s.id, PanelRect(x: 0, y: y, width: width, height: h)); y += h } }
         }
-        if let m = l.migration { l.migrationPassRows = min(passTable, max(0, m.height - migrationSummary - 1)) }
+        if let m = l.migration {
+            l.migrationPassRows = min(passTable, max(0, m.height - migrationSummary - 1))
+        }
         if footerRows > 0 { l.footer = PanelRect(x: 0, y: height - 1, width: width, height: 1) }
         if let m = l.map {
             let rows = max(0, m.height - 2)

@@ -1,16 +1,18 @@
 /// The last line: key hints (htop's function bar), or the filter prompt while typing.
 enum FooterBar {
     static let hints: [(String, String)] = [("?", "Help"), ("q", "Quit"), ("p", "Pause"), ("Tab", "Focus"), ("s", "Sort"),
-                                            ("I", "Invert"), ("/", "Filter"), ("+-", "Zoom"), ("<>", "Speed"), ("n", "Step"), ("r", "Reset")]
+                                            ("I", "Invert"), ("/", "Filter"), ("g", "Goto"), ("+-", "Zoom"), ("<>", "Speed"), ("n", "Step"), ("r", "Reset")]
 
     static func draw(state: ViewState, into g: inout CellGrid, rect: PanelRect, theme: Theme) {
         if let draft = state.filterDraft {
-            var x = g.put("Filter address: ", in: rect, row: 0, style: theme.value)
+            let jump = state.prompt == .jump
+            var x = g.put(jump ? "Go to address: " : "Filter regions: ", in: rect, row: 0, style: theme.value)
             x = g.put(draft + "_", in: rect, col: x, row: 0, style: theme.keyHint)
             if let e = state.filterError {
                 g.put("  " + e, in: rect, col: x, row: 0, style: theme.error)
             } else {
-                g.put("  Enter apply  Esc cancel  (hex 0x1f000000 or 1f000000, decimal, K/M/G)", in: rect, col: x, row: 0, style: theme.dim)
+                g.put(jump ? "  Enter go  Esc cancel  (hex 0x1f000000, decimal, K/M/G)"
+                           : "  Enter apply  Esc cancel  (4G-6G  size>64K  flips>0; all must hold)", in: rect, col: x, row: 0, style: theme.dim)
             }
             return
         }

@@ -46,19 +46,33 @@ enum MapPanel {
     private static func drawTitle(_ s: MonitorSnapshot, state: ViewState, geometry g: MapGeometry, into grid: inout CellGrid,
                                   rect: PanelRect, theme: Theme, glyphs: Glyphs, focused: Bool) {
         let style = focused ? theme.focusedTitle : theme.title
-        var title = " Memory map \(DisplayFormat.address(page: g.window.lower))-\(DisplayFormat.address(page: g.window.upper))"
-        title += "  cell = \(DisplayFormat.pagesAsBytes(g.pagesPerCell))"
         let span = s.guestSpan
-        if g.window != span, g.window.count > 0 {
-            title += "  zoom x\(DisplayFormat.count(span.count / max(1, g.window.count)))"
+        let zoom = g.window != span && g.window.count > 0 ? "  zoom x\(DisplayFormat.count(span.count / max(1, g.window.count)))" : ""
+        let range = "\(DisplayFormat.address(page: g.window.lower))-\(DisplayFormat.address(page: g.window.upper))"
+        let cell = DisplayFormat.pagesAsBytes(g.pagesPerCell)
+        // The legend says what the map means, so it outranks the title's wording: the title
+        // shortens first, then the legend, down to the bare shading key.
+        let titles = [" Memory map \(range)  cell = \(cell)\(zoom)", " Map \(range)  cell \(cell)\(zoom)"]
+        let legends = legendForms(hole: s.layout != nil, glyphs: glyphs)
+        var chosen = (titles[0], legends[0])
+        search: for legend in legends {
+            for title in titles where title.unicodeScalars.count + 2 + legend.unicodeScalars.count <= rect.width {
+                chosen = (title, legend); break search
+            }
+            chosen = (titles[1], legend)
         }
-        grid.titleBar(title, in: rect, style: style)
-        let used = title.unicodeScalars.count + 2
+        grid.titleBar(chosen.0, in: rect, style: style)
+        grid.putRight(chosen.1, in: rect, row: 0, style: style, after: chosen.0.unicodeScalars.count + 2)
+    }
+
+    /// The legend, longest first: full words, short words, glyphs only.
+    static func legendForms(hole: Bool, glyphs: Glyphs) -> [String] {
         let sh = glyphs.shades
-        var legend = "\(sh[0]) private \(sh[1])\(sh[2])\(sh[3]) partly \(sh[4]) shared"
-        if s.layout != nil { legend += " \(glyphs.hole) hole" }
-        legend += " "
-        grid.putRight(legend, in: rect, row: 0, style: style, after: used)
+        let partly = "\(sh[1])\(sh[2])\(sh[3])"
+        let h = hole ? " \(glyphs.hole) hole" : ""
+        return ["\(sh[0]) private \(partly) partly \(sh[4]) shared\(h) ",
+                "\(sh[0]) priv \(partly) part \(sh[4]) shared\(h) ",
+                "\(sh[0])priv \(partly)part \(sh[4])shr\(hole ? " \(glyphs.hole)hole" : "") "]
     }
 
     private static func drawStatus(_ s: MonitorSnapshot, geometry g: MapGeometry, cursor c: Int,

@@ -6,7 +6,9 @@ import MonitorCore
 enum MigrationPanel {
     static let maxPassRows = 6
 
-    static func detailSegments(_ s: MonitorSnapshot, theme: Theme) -> [(String, CellStyle)] {
+    /// `table`: the per-pass table is shown, so the last pass's re-send and resync figures (a
+    /// row of it) are not repeated here.
+    static func detailSegments(_ s: MonitorSnapshot, theme: Theme, table: Bool = false) -> [(String, CellStyle)] {
         var segs: [(String, CellStyle)] = []
         let m = s.migration
         if let p = m.latest {
@@ -23,11 +25,13 @@ enum MigrationPanel {
         }
         if let last = m.passes.last {
             // The newest finished pass: the current one has no record until it ends.
-            if let r = m.passes.last(where: { $0.record != nil })?.record {
+            if !table, let r = m.passes.last(where: { $0.record != nil })?.record {
                 segs.append(("pass \(r.pass): re-sent \(DisplayFormat.count(r.pagesResentForEncryption)) pg for encryption changes (\(DisplayFormat.count(r.pagesChangedState)) changed state)", theme.partialCell))
                 segs.append(("resync bitmap \(DisplayFormat.bytes(r.resyncBitmapBytes)) vs ranges \(DisplayFormat.bytes(r.resyncRangeListBytes))", .plain))
             }
-            segs.append(("observed state changes at pass \(last.pass): \(DisplayFormat.count(last.observedStateChanges)) pg, \(DisplayFormat.count(UInt64(last.regionsAtSync))) regions", .plain))
+            if !table {
+                segs.append(("observed state changes at pass \(last.pass): \(DisplayFormat.count(last.observedStateChanges)) pg, \(DisplayFormat.count(UInt64(last.regionsAtSync))) regions", .plain))
+            }
             // From the conversion stream alone (QMP has no per-pass record): what the guest
             // converted since the previous sync, and so what the VMM must send again.
             if last.record == nil || last.conversionsSincePreviousSync > 0 {
@@ -39,9 +43,10 @@ enum MigrationPanel {
         return segs
     }
 
-    /// Rows below the title: the bar, then the detail flow.
-    static func summaryLines(snapshot: MonitorSnapshot, width: Int) -> Int {
-        (snapshot.migration.latest == nil ? 0 : 1) + Flow.rows(detailSegments(snapshot, theme: Theme(color: false)).map(\.0), width: max(1, width - 1))
+    /// Rows below the title: the bar, then the detail flow (shorter when the table is shown).
+    static func summaryLines(snapshot: MonitorSnapshot, width: Int, table: Bool = false) -> Int {
+        (snapshot.migration.latest == nil ? 0 : 1)
+            + Flow.rows(detailSegments(snapshot, theme: Theme(color: false), table: table).map(\.0), width: max(1, width - 1))
     }
 
     static func passTableRows(snapshot: MonitorSnapshot) -> Int { min(maxPassRows, snapshot.migration.passes.count) }
@@ -65,12 +70,7 @@ enum MigrationPanel {
             // sent bytes pass the total long before the migration ends.
             let total = max(p.ramTotalBytes, 1)
             let frac = p.status == .completed ? 1 : max(0, min(1, 1 - Double(p.ramRemainingBytes) / Double(total)))
-            var text = " \(DisplayFormat.percent(frac))  sent \(DisplayFormat.bytes(p.ramTransferredBytes))  left \(DisplayFormat.bytes(p.ramRemainingBytes))  of \(DisplayFormat.bytes(p.ramTotalBytes))"
-            var barWidth = min(40, rect.width - text.unicodeScalars.count - 7)
-            if barWidth < 8 {
-                text = " \(DisplayFormat.percent(frac)) of \(DisplayFormat.bytes(p.ramTotalBytes)), \(DisplayFormat.bytes(p.ramRemainingBytes)) left"
-                barWidth = min(40, rect.width - text.unicodeScalars.count - 7)
-            }
+            let (text, barWidth) = progressLine(p, fraction: frac, width: rect.width)
             var x = g.put(" RAM ", in: rect, row: row, style: theme.label)
             if barWidth >= 5 {
                 x = g.put("[", in: rect, col: x, row: row)
@@ -84,10 +84,11 @@ enum MigrationPanel {
             row += 1
         }
         let detailRect = PanelRect(x: rect.x + 1, y: rect.y + row, width: rect.width - 1, height: max(0, rect.height - row - (passRows > 0 ? passRows + 1 : 0)))
-        row += g.flow(detailSegments(s, theme: theme), in: detailRect)
+        row += g.flow(detailSegments(s, theme: theme, table: passRows > 0), in: detailRect)
         guard passRows > 0, row < rect.height else { return }
-        let cols = ["pass", "sent", "shared", "dirtied", "re-sent", "changed", "seen", "bitmap", "ranges"]
-        let widths = [5, 8, 8, 8, 8, 8, 8, 9, 9]
+        let keep = passColumns(width: rect.width - 1)
+        let cols = keep.map { passColumnNames[$0] }
+        let widths = keep.map { passColumnWidths[$0] }
         var x = 1
         for (c, w) in zip(cols, widths) { g.put(DisplayFormat.padLeft(c, w), in: rect, col: x, row: row, style: theme.label); x += w + 1 }
         row += 1
@@ -96,12 +97,46 @@ enum MigrationPanel {
             let name = r?.isStopAndCopy == true ? "stop" : String(p.pass)
             func n(_ v: UInt64?) -> String { v.map { DisplayFormat.count($0) } ?? "-" }
             func b(_ v: UInt64?) -> String { v.map { DisplayFormat.bytes($0) } ?? "-" }
-            let cells = [name, n(r?.pagesSent), n(r?.sharedPagesSent), n(r?.pagesDirtied), n(r?.pagesResentForEncryption),
-                         n(r?.pagesChangedState), n(p.observedStateChanges), b(r?.resyncBitmapBytes), b(r?.resyncRangeListBytes)]
+            let all = [name, n(r?.pagesSent), n(r?.sharedPagesSent), n(r?.pagesDirtied), n(r?.pagesResentForEncryption),
+                       n(r?.pagesChangedState), n(p.observedStateChanges), b(r?.resyncBitmapBytes), b(r?.resyncRangeListBytes)]
+            let cells = keep.map { all[$0] }
             x = 1
             for (c, w) in zip(cells, widths) { g.put(DisplayFormat.padLeft(c, w), in: rect, col: x, row: row); x += w + 1 }
             row += 1
         }
+    }
+
+    /// The words after " RAM " and the bar's width (0: no bar) for a panel `width` wide. "sent"
+    /// counts every pass, so it passes guest RAM: it goes with what it means, and the bar goes
+    /// before that explanation does.
+    static func progressLine(_ p: MigrationProgress, fraction: Double, width: Int) -> (String, Int) {
+        let pct = DisplayFormat.percent(fraction), total = DisplayFormat.bytes(p.ramTotalBytes)
+        let left = DisplayFormat.bytes(p.ramRemainingBytes)
+        let sent = "sent \(DisplayFormat.bytes(p.ramTransferredBytes)) " + (p.pass > 1 ? "in \(p.pass) passes" : "so far")
+        let forms = [" \(pct)  left \(left) of \(total) RAM  \(sent)", " \(pct)  left \(left) of \(total)  \(sent)",
+                     " \(pct) of \(total)  \(sent)"]
+        func bar(_ text: String) -> Int { min(40, width - text.unicodeScalars.count - 7) }
+        if let t = forms.first(where: { bar($0) >= 8 }) { return (t, bar(t)) }
+        if let t = forms.first(where: { $0.unicodeScalars.count + 5 <= width }) { return (t, 0) }
+        let short = " \(pct) of \(total), \(left) left"
+        return (short, max(0, bar(short)))
+    }
+
+    static let passColumnNames = ["pass", "sent", "shared", "dirtied", "re-sent", "changed", "seen", "bitmap", "ranges"]
+    static let passColumnWidths = [4, 8, 8, 8, 8, 8, 8, 8, 8]   // 77 columns with gaps: all fit 80
+    /// Which columns survive a narrow panel, most telling first: the encryption re-sends and
+    /// state changes are why the table exists; the resync cost columns go first.
+    static let passColumnPriority = [0, 4, 5, 1, 3, 6, 2, 7, 8]
+
+    /// Indices of the columns that fit `width`, in table order.
+    static func passColumns(width: Int) -> [Int] {
+        var used = 0, keep: [Int] = []
+        for i in passColumnPriority {
+            let w = passColumnWidths[i] + (keep.isEmpty ? 0 : 1)
+            if used + w > width { break }
+            used += w; keep.append(i)
+        }
+        return keep.sorted()
     }
 
     static func millis(_ s: Double) -> String {

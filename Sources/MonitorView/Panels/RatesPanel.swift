@@ -105,11 +105,20 @@ enum RatesPanel {
         }
     }
 
-    /// The history since tracking began (the model pads it with empty seconds before that).
+    /// The complete seconds since tracking began, up to the model's clock (`s.time`), so the
+    /// span drawn is the header's time since tracking began in whole seconds (quiet seconds
+    /// since the last event are empty samples). The second in progress is left out, as the 1 s
+    /// figure leaves it out: drawn, it would end every sparkline in a near-empty column.
     static func samples(_ s: MonitorSnapshot) -> ArraySlice<RateSample> {
+        guard let since = s.trackingSince, s.time >= since, s.time - since < 1e12 else { return [] }
+        let now = Int64((s.time - since).rounded(.down))   // the second in progress
         let h = s.history
-        let first = h.firstIndex { $0.second >= 0 } ?? h.endIndex
-        return h[first...]
+        guard let base = h.first?.second else { return [] }
+        let start = max(0, now - Int64(h.count))
+        return (start..<now).map { sec -> RateSample in
+            let i = sec - base   // the history is one bucket per second, contiguous
+            return i >= 0 && i < Int64(h.count) && h[Int(i)].second == sec ? h[Int(i)] : RateSample(second: sec)
+        }[...]
     }
 
     /// "a pool of K kept-shared pages would avoid N conversions (x%)", for the smallest pool

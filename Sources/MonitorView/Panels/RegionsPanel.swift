@@ -1,7 +1,7 @@
 import MonitorCore
 
 /// The shared-region table: start, end, size, age, flips and last change, sortable, filtered
-/// by address, with the selected row following the map cursor while the map has focus.
+/// by address range, size and flips (`/`), with the selected row following the map cursor while the map has focus.
 enum RegionsPanel {
     struct Column {
         let name: String
@@ -23,13 +23,12 @@ enum RegionsPanel {
         var title = " Shared regions \(DisplayFormat.count(UInt64(s.regions.count)))"
         if let k = table.topK { title += "  top \(k)" }
         title += "  by \(state.sortKey.rawValue)\(arrow)"
-        if let a = table.filterAddress {
-            let inside = frame.table.flatMap { t in t.filterRow.map { t.region(atRow: $0).pages.contains(a >> GuestPage.shift) } } ?? false
-            title += "  near \(Hex.address(a))" + (inside ? " (inside)" : " (in no region)")
+        if table.filter != nil, let f = state.filter {
+            title += "  / \(f): \(table.filterCapped ? "first " : "")\(DisplayFormat.count(UInt64(table.rowCount))) match\(table.rowCount == 1 ? "" : "es")"
         }
         g.titleBar(title + " ", in: rect, style: focused ? theme.focusedTitle : theme.title)
         if showPrompt, let draft = state.filterDraft {
-            let end = g.put("  / " + draft + "_", in: rect, col: title.unicodeScalars.count + 1, row: 0, style: theme.value)
+            let end = g.put((state.prompt == .jump ? "  go to " : "  / ") + draft + "_", in: rect, col: title.unicodeScalars.count + 1, row: 0, style: theme.value)
             if let e = state.filterError { g.put("  " + e, in: rect, col: end, row: 0, style: theme.error) }
         } else if let e = table.filterError ?? (state.filterDraft == nil ? nil : state.filterError) {
             g.put("  " + e, in: rect, col: title.unicodeScalars.count + 1, row: 0, style: theme.error)
@@ -52,10 +51,9 @@ enum RegionsPanel {
 
         let visible = rect.height - 2
         guard visible > 0, table.rowCount > 0 else {
-            if visible > 0 { g.put(s.regions.count == 0 ? " no shared pages" : " no regions near the filter address", in: rect, row: 2, style: theme.dim) }
+            if visible > 0 { g.put(s.regions.count == 0 ? " no shared pages" : " no region matches the filter (Esc clears it)", in: rect, row: 2, style: theme.dim) }
             return
         }
-        let filterPage = table.filterAddress.map { $0 >> GuestPage.shift }
         for r in 0..<max(0, min(visible, table.loadedRows - frame.scroll)) {
             let i = frame.scroll + r
             let region = table.region(atRow: i)
@@ -64,7 +62,7 @@ enum RegionsPanel {
             if i == frame.selection { style = focused ? theme.selectedRow : theme.inactiveSelection }
             if i == frame.selection && focused { g.fill(x: rect.x, y: rect.y + row, width: rect.width, height: 1, with: Cell(" ", style: style)) }
             var mark: Unicode.Scalar = " "
-            if let fp = filterPage, region.pages.contains(fp) { mark = ">" } else if region.isApproximate { mark = "~" }
+            if region.isApproximate { mark = "~" }
             g.set(mark, in: rect, col: 0, row: row, style: region.isApproximate ? theme.warning.merged(into: style) : style)
             var x = 1
             for c in cols {

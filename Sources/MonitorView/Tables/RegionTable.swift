@@ -8,15 +8,14 @@ import MonitorCore
 /// - other orders: one pass over the map that keeps only the first `needed` rows (a bounded
 ///   selection, see `selectTop`); above `fullSortLimit` regions the table scrolls through the
 ///   first `topKMaximum` rows only (the title then says "top N");
-/// - with an address filter: the regions around that address, sorted by the chosen key.
+/// - with a `/` filter (`RegionFilter`): the matching regions (at most `topKMaximum`), sorted
+///   by the chosen key.
 struct RegionTable {
     static let fullSortLimit = 10_000
     static let topKMaximum = 10_000
     /// The map's top-k search costs about 1.5 µs a row (a heap push for every entry of each node
     /// it opens), a pass over the map about 10 ns a region: the search wins below n/128 rows.
     static let treeSearchRatio = 128
-    /// Regions either side of a filter address.
-    static let filterNeighbours = 50
 
     private enum Rows {
         case address(SharedRegionMap)
@@ -32,11 +31,11 @@ struct RegionTable {
     let loadedRows: Int
     /// "top 10000" when the rows are a selection of the largest/oldest/most flipped.
     let topK: Int?
-    /// The filter address (bytes) and whether a region contains it.
-    let filterAddress: UInt64?
+    /// The parsed `/` filter, or why its text does not parse.
+    let filter: RegionFilter?
     let filterError: String?
-    /// Row of the region containing (or next after) the filter address.
-    let filterRow: Int?
+    /// True when the filter matched more regions than `topKMaximum` (the rest are not listed).
+    let filterCapped: Bool
 
     /// Row `i < loadedRows`.
     func region(atRow i: Int) -> SharedRegion {
@@ -51,36 +50,29 @@ struct RegionTable {
     /// or selection, whichever is further, plus the visible rows).
     init(snapshot: MonitorSnapshot, state: ViewState, needed: Int) {
         let map = snapshot.regions
-        var address: UInt64?
+        var parsed: RegionFilter?
         var error: String?
         if let f = state.filter {
-            switch AddressFilter.parse(f) {
-            case .success(let a): address = a
+            switch RegionFilter.parse(f) {
+            case .success(let r): parsed = r
             case .failure(let e): error = e.description
             }
         }
-        filterAddress = address
+        filter = parsed
         filterError = error
         let key = state.sortKey, descending = state.sortDescending
 
-        if let a = address {
-            let page = a >> GuestPage.shift
-            let i = map.index(ofFirstRegionEndingAfter: page)
-            let lo = max(0, i - Self.filterNeighbours), hi = min(map.count, i + Self.filterNeighbours)
-            var list = (lo..<hi).map { map.region(at: $0) }
-            if key != .address || descending { list.sort(by: Self.ordering(key, descending, snapshot.flipIndex)) }
-            rows = .list(list)
-            rowCount = list.count; loadedRows = list.count
+        if let f = parsed {
+            let (list, capped) = Self.matches(f, in: map, flipIndex: snapshot.flipIndex)
+            var sorted = list
+            if key != .address || descending { sorted.sort(by: Self.ordering(key, descending, snapshot.flipIndex)) }
+            rows = .list(sorted)
+            rowCount = sorted.count; loadedRows = sorted.count
             topK = nil
-            if i < map.count {
-                let target = map.region(at: i).pages.lower
-                filterRow = list.firstIndex { $0.pages.lower == target }
-            } else {
-                filterRow = list.isEmpty ? nil : list.count - 1
-            }
+            filterCapped = capped
             return
         }
-        filterRow = nil
+        filterCapped = false
         let n = map.count
         if key == .address {
             rows = descending ? .addressDescending(map) : .address(map)
@@ -103,6 +95,41 @@ struct RegionTable {
         }
         rows = .list(top)
         loadedRows = top.count
+    }
+
+    /// The regions `f` admits, in address order, at most `topKMaximum`: an address term reads
+    /// only the regions in its range (O(log n + k)); other terms scan the map once (O(n)).
+    static func matches(_ f: RegionFilter, in map: SharedRegionMap, flipIndex: FlipIndex) -> (regions: [SharedRegion], capped: Bool) {
+        var out: [SharedRegion] = []
+        if let p = f.pages {
+            var i = map.index(ofFirstRegionEndingAfter: p.lower)
+            while i < map.count {
+                let r = map.region(at: i)
+                if r.pages.lower >= p.upper { break }
+                if f.admits(r, flipIndex: flipIndex) {
+                    if out.count == topKMaximum { return (out, true) }
+                    out.append(r)
+                }
+                i += 1
+            }
+            return (out, false)
+        }
+        for r in map where f.admits(r, flipIndex: flipIndex) {
+            if out.count == topKMaximum { return (out, true) }
+            out.append(r)
+        }
+        return (out, false)
+    }
+
+    /// The row of the first region ending after `page` (the one holding it, or the next), or
+    /// the last row; 0 for an empty table.
+    func row(atOrAfter page: UInt64) -> Int {
+        guard rowCount > 0 else { return 0 }
+        switch rows {
+        case .address(let m): return min(m.index(ofFirstRegionEndingAfter: page), rowCount - 1)
+        case .addressDescending: return 0
+        case .list(let l): return l.firstIndex { $0.pages.upper > page } ?? rowCount - 1
+        }
     }
 
     /// Strict ordering: the chosen key, then address. The reference for the ranks below (and

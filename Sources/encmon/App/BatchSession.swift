@@ -19,7 +19,7 @@ struct BatchSession {
     init(source: any EventSource, options: SessionOptions) {
         self.source = source
         self.options = options
-        width = options.batchWidth ?? SessionIO.environment("COLUMNS").flatMap(Int.init).map { min(200, max(100, $0)) } ?? 120
+        width = options.batchWidth ?? BatchWidth.decide(columns: SessionIO.environment("COLUMNS"), terminalWidth: BatchWidth.terminalWidth())
         setlocale(LC_ALL, "")
         charset = CursesTerminal.currentCodesetIsUTF8() && !options.asciiOnly ? .unicode : .ascii
     }

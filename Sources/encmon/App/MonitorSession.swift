@@ -8,6 +8,7 @@ import MonitorView
 /// The terminal is always restored before this returns or throws. Errors thrown by the source
 /// are rethrown unchanged for the CLI to print.
 func runMonitorSession(source: any EventSource, monitor: inout Monitor, options: SessionOptions) throws -> SessionOutcome {
+    if options.csv { return try runCSVLog(source: source, monitor: &monitor, options: options) }
     let mode = decideOutputMode(forceBatch: options.batch || options.json,
                                 term: SessionIO.environment("TERM"),
                                 stdinIsTTY: isatty(STDIN_FILENO) == 1,
@@ -34,4 +35,43 @@ private func runBatch(source: any EventSource, monitor: inout Monitor, options: 
     if let reason { SessionIO.writeError("encmon: \(reason); using batch mode\n") }
     var session = BatchSession(source: source, options: options)
     return try session.run(&monitor)
+}
+
+/// `--csv`: batch frames written as `CSVLog` rows, the header before the first. A replay logs a
+/// row per `delay` seconds of trace time to its end (or `-n` rows); other sources per `delay`
+/// wall seconds.
+private func runCSVLog(source: any EventSource, monitor: inout Monitor, options: SessionOptions) throws -> SessionOutcome {
+    var o = options
+    o.batch = true
+    if source.status.kind == .replay, o.iterations == nil { o.iterations = Int.max }
+    let header = HeaderOnce(CSVLog.header)
+    o.batchFrameFormatter = { snapshot, status in header.take() + CSVLog.row(snapshot, source: status) }
+    var session = BatchSession(source: source, options: o)
+    return try session.run(&monitor)
+}
+
+/// Hands out its text once, then "" (the CSV header before the first row only).
+private final class HeaderOnce {
+    private var text: String?
+    init(_ header: String) { text = header + "\n" }
+    func take() -> String { defer { text = nil }; return text ?? "" }
+}
+
+/// Width of batch text: `COLUMNS` when set, else the terminal's width, else 80 (a pipe or file).
+enum BatchWidth {
+    static let pipeDefault = 80
+    static let range = 40...1000
+
+    static func decide(columns: String?, terminalWidth: Int?) -> Int {
+        if let c = columns.flatMap({ Int($0.filter { $0 != " " }) }), c > 0 { return min(range.upperBound, max(range.lowerBound, c)) }
+        if let w = terminalWidth, w > 0 { return min(range.upperBound, max(range.lowerBound, w)) }
+        return pipeDefault
+    }
+
+    /// The width of the terminal on stdout, or nil when stdout is not one.
+    static func terminalWidth() -> Int? {
+        var ws = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 else { return nil }
+        return Int(ws.ws_col)
+    }
 }

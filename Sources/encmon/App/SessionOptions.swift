@@ -19,8 +19,9 @@ struct SessionOptions {
     var mouse = true
     /// `--json`: implies batch mode; each frame is what `batchFrameFormatter` returns.
     var json = false
-    /// Columns of a batch text frame (panels take their natural height); nil: `COLUMNS`
-    /// clamped to 100...200, or 120.
+    /// `--csv`: log mode, a header line then one `CSVLog` row per frame (implies batch).
+    var csv = false
+    /// Columns of a batch text frame (panels take their natural height); nil: `BatchWidth.decide`.
     var batchWidth: Int? = nil
     /// `replay --follow`: the file keeps growing, so a batch run prints a frame every `delay`
     /// wall seconds (like live sources) instead of reading to an end.

@@ -18,26 +18,31 @@ extension EncmonCommand {
         @Option(help: ArgumentHelp("What the guest does: \(SimulatorScenario.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "NAME"))
         var scenario: String = SimulatorScenario.tour.rawValue
 
-        @Option(help: "Seed of the simulation.")
-        var seed: UInt64 = 1
+        // `.unconditional`: a value that starts with '-' (`--seed -1`) reaches validation, which
+        // names the real problem instead of "Missing value".
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the simulation, 0 to 2^64-1.", valueName: "N"))
+        var seed: String = "1"
 
-        @Option(help: ArgumentHelp("Guest memory, e.g. 4G, 512M, 16GiB (default 4G; 8G for hostile).", valueName: "SIZE"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Guest memory, \(DemoLimits.memoryRange) (default 4G; 8G for hostile).", valueName: "SIZE"))
         var mem: String?
 
-        @Option(help: ArgumentHelp("Simulated seconds per wall-clock second; 'max' for as fast as possible.", valueName: "FACTOR"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Simulated seconds per wall-clock second, or 'max'.", valueName: "FACTOR"))
         var speed: String = "1"
 
-        @Option(help: ArgumentHelp("Migration link bandwidth per second, e.g. 512M, 1G (default \(ByteFormat.human(SimulatorConfiguration().linkBandwidthBytesPerSecond))).", valueName: "SIZE"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Migration link bandwidth per second (default \(SizeArgument.format(SimulatorConfiguration(scenario: .migrate).linkBandwidthBytesPerSecond)); \(SizeArgument.format(SimulatorConfiguration(scenario: .tour).linkBandwidthBytesPerSecond)) in the tour).", valueName: "SIZE"))
         var bandwidth: String?
 
-        @Option(name: .customLong("dirty-rate"), help: ArgumentHelp("Pages the guest dirties per second during migration (default \(Int(SimulatorConfiguration().dirtyPagesPerSecond))).", valueName: "PAGES"))
-        var dirtyRate: Double?
+        @Option(name: .customLong("dirty-rate"), parsing: .unconditional, help: ArgumentHelp("Pages the guest dirties per second while migrating, 0 to \(DemoLimits.maxDirtyRateText) (default \(Int(SimulatorConfiguration().dirtyPagesPerSecond))).", valueName: "PAGES"))
+        var dirtyRate: String?
 
-        @Option(name: .customLong("churn-rate"), help: ArgumentHelp("DMA conversions per second in steady state (default \(Int(SimulatorConfiguration().churnConversionsPerSecond))).", valueName: "N"))
-        var churnRate: Double?
+        @Option(name: .customLong("churn-rate"), parsing: .unconditional, help: ArgumentHelp("DMA conversions per second, 0 to \(DemoLimits.maxChurnRateText) (default \(Int(SimulatorConfiguration().churnConversionsPerSecond))).", valueName: "N"))
+        var churnRate: String?
 
-        @Option(help: ArgumentHelp("Append every event to FILE in encmon's recording format.", valueName: "FILE"))
+        @Option(help: ArgumentHelp("Write every event to FILE as an encmon recording (a new file, or --force).", valueName: "FILE"))
         var record: String?
+
+        @Flag(help: "With --record: replace FILE if it exists.")
+        var force = false
 
         @Flag(help: "Run to the end as fast as possible and print one JSON summary (with per-pass migration figures).")
         var json = false
@@ -45,11 +50,16 @@ extension EncmonCommand {
         @Flag(help: "Run to the end as fast as possible and print a readable summary.")
         var summary = false
 
+        @ParentCommand var root: EncmonCommand
+
         @OptionGroup(title: "Display") var display: DisplayOptions
         @OptionGroup(title: "Model") var model: ModelOptions
 
         func validate() throws {
+            try root.requireNoLiveTarget(for: "demo")
             if json && summary { throw ValidationError("choose one of --json and --summary") }
+            if (json || summary) && display.csv { throw ValidationError("choose one of --csv, --json and --summary") }
+            if force && record == nil { throw ValidationError("--force only applies to --record FILE") }
             _ = try simulatorConfiguration()
             _ = try SpeedArgument.parse(speed)
         }
@@ -58,7 +68,10 @@ extension EncmonCommand {
             guard let s = SimulatorScenario(rawValue: scenario.lowercased()) else {
                 throw ValidationError("--scenario must be one of \(SimulatorScenario.allCases.map(\.rawValue).joined(separator: ", ")), not '\(scenario)'")
             }
-            var c = SimulatorConfiguration(scenario: s, seed: seed)
+            guard let seedValue = UInt64(seed) else {
+                throw ValidationError("--seed must be a whole number from 0 to 18446744073709551615, not '\(seed)'")
+            }
+            var c = SimulatorConfiguration(scenario: s, seed: seedValue)
             if let mem {
                 guard let bytes = SizeArgument.parse(mem) else {
                     throw ValidationError("--mem must be a size such as 4G, 512M or 17179869184, not '\(mem)'")
@@ -71,8 +84,24 @@ extension EncmonCommand {
                 }
                 c.linkBandwidthBytesPerSecond = Double(bytes)
             }
-            if let dirtyRate { c.dirtyPagesPerSecond = dirtyRate }
-            if let churnRate { c.churnConversionsPerSecond = churnRate }
+            if let dirtyRate {
+                c.dirtyPagesPerSecond = try DemoLimits.rate(dirtyRate, option: "--dirty-rate", max: DemoLimits.maxDirtyRate, unit: "pages per second")
+            }
+            if let churnRate {
+                c.churnConversionsPerSecond = try DemoLimits.rate(churnRate, option: "--churn-rate", max: DemoLimits.maxChurnRate, unit: "conversions per second")
+            }
+            // The configuration's own limits, reworded with the option that sets each value.
+            if c.memBytes > DemoLimits.maxMemBytes || c.memBytes < SimulatorConfiguration.minimumMemBytes {
+                throw ValidationError("--mem must be a guest memory size from \(DemoLimits.memoryRange), not '\(mem ?? "")'")
+            }
+            let minBandwidth = DemoLimits.minimumBandwidth(memBytes: c.memBytes, encryptedFraction: c.encryptedPathFraction)
+            if c.linkBandwidthBytesPerSecond < minBandwidth {
+                throw ValidationError("--bandwidth \(bandwidth ?? "") is too low: pass 1 alone would send \(ByteFormat.human(c.memBytes)) for more than ten minutes; "
+                                      + "use at least \(SizeArgument.format(minBandwidth)) for \(ByteFormat.human(c.memBytes)) of guest memory")
+            }
+            if c.linkBandwidthBytesPerSecond > DemoLimits.maxBandwidth {
+                throw ValidationError("--bandwidth must be at most 1T (per second), not '\(bandwidth ?? "")'")
+            }
             do { try c.validate() } catch { throw ValidationError(error.description) }
             return c
         }
@@ -82,8 +111,11 @@ extension EncmonCommand {
             var source: any EventSource = try SimulatorSource(configuration: configuration)
             var tap: RecordingTap?
             if let record {
+                if !force, FileProbe.existsNonEmpty(record) {
+                    throw CommandFailure(message: "--record: '\(record)' already exists; add --force to replace it, or choose a new file name", exitCode: 73)
+                }
                 do {
-                    let writer = try RecordingWriter(path: record, comment: "encmon \(encmonVersion) demo --scenario \(configuration.scenario.rawValue) --seed \(configuration.seed) --mem \(configuration.memBytes)")
+                    let writer = try RecordingWriter(path: record, truncate: force, comment: "encmon \(encmonVersion) demo --scenario \(configuration.scenario.rawValue) --seed \(configuration.seed) --mem \(configuration.memBytes)")
                     let recording = RecordingTap(source, writer: writer)
                     tap = recording
                     source = recording
@@ -151,5 +183,42 @@ enum SizeArgument {
             return UInt64(d * Double(UInt64(1) << shift))
         }
         return nil
+    }
+
+    /// A byte count as the shortest size `parse` accepts that is at least `bytes` ("2M", "1G").
+    static func format(_ bytes: Double) -> String {
+        for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+            let u = Double(UInt64(1) << UInt64(shift))
+            if bytes >= u { return "\(Int((bytes / u).rounded(.up)))\(unit)" }
+        }
+        return "\(Int(bytes.rounded(.up)))"
+    }
+}
+
+/// Ranges of the demo's options: wide enough for any real guest, narrow enough that the
+/// simulator's work per simulated second stays bounded (the screen answers keys within a frame)
+/// and a migration ends (or fails) within hours of simulated time.
+enum DemoLimits {
+    static let maxMemBytes: UInt64 = 64 << 30
+    static var memoryRange: String { "256M to 64G" }
+    /// 1 Mi pages/s is 4 GiB/s of page writes: a guest dirtying memory as fast as it can.
+    static let maxDirtyRate = 1_048_576.0
+    static let maxDirtyRateText = "1048576"
+    /// Well above a busy NIC's DMA mappings per second; each is an event.
+    static let maxChurnRate = 20_000.0
+    static let maxChurnRateText = "20000"
+    static let maxBandwidth = Double(UInt64(1) << 40)
+    /// Pass 1 sends every page, private ones through the encrypted path: it must fit in ten
+    /// minutes, so that a migration that cannot converge fails within the hour.
+    static let maxFirstPassSeconds = 600.0
+    static func minimumBandwidth(memBytes: UInt64, encryptedFraction: Double) -> Double {
+        max(Double(1 << 20), Double(memBytes) / (maxFirstPassSeconds * encryptedFraction))
+    }
+
+    static func rate(_ text: String, option: String, max: Double, unit: String) throws -> Double {
+        guard let v = Double(text), v.isFinite, v >= 0, v <= max else {
+            throw ValidationError("\(option) must be a number of \(unit) from 0 to \(Int(max)), not '\(text)'")
+        }
+        return v
     }
 }

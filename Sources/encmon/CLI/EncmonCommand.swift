@@ -14,10 +14,12 @@ struct EncmonCommand: ParsableCommand {
             converts pages, how much it churns, what tracking the shared set costs, and how live \
             migration re-sends pages whose encryption state changed.
 
-              encmon demo                 simulated guest and migration, no VM needed
-              encmon replay trace.txt     replay an ftrace / trace-cmd / perf / QEMU / encmon trace
-              encmon --vm 3               live, on a KVM host (not available in this version)
-              encmon --qmp /run/vm.qmp    migration progress and SEV state from a QMP socket
+            Examples:
+              encmon demo                a simulated guest and its migration, no VM needed
+              encmon replay FILE         an ftrace, trace-cmd, perf, QEMU or encmon trace
+              encmon replay FILE --csv   a CSV log line per second of trace
+              encmon --qmp /run/vm.qmp   migration progress and SEV state from QEMU's QMP
+              encmon --vm 3              live, on a KVM host (not in this version)
             """,
         version: encmonVersion,
         subcommands: [Replay.self, Demo.self, List.self, Watch.self],
@@ -26,6 +28,14 @@ struct EncmonCommand: ParsableCommand {
 
     @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))
     var vm: String?
+
+    /// A subcommand runs its own source: a live target given before it would be silently ignored.
+    func requireNoLiveTarget(for subcommand: String) throws {
+        if let vm {
+            throw ValidationError("--vm \(vm) selects live monitoring and cannot be combined with '\(subcommand)'; "
+                                  + "run 'encmon --vm \(vm)' or 'encmon \(subcommand) ...' alone")
+        }
+    }
 
     func run() throws {
         guard let vm else {
@@ -45,14 +55,18 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 /// How results are shown; shared by every command.
 struct DisplayOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("delay")], help: ArgumentHelp("Seconds between screen refreshes (like top).", valueName: "SECONDS"))
+    // `.unconditional` on numeric options: `-d -1` is reported as out of range, not as a missing value.
+    @Option(name: [.short, .customLong("delay")], parsing: .unconditional, help: ArgumentHelp("Seconds between screen refreshes (like top).", valueName: "SECONDS"))
     var delay: Double = 1
 
-    @Option(name: [.customShort("n"), .customLong("iterations")], help: ArgumentHelp("Stop after N refreshes.", valueName: "N"))
+    @Option(name: [.customShort("n"), .customLong("iterations")], parsing: .unconditional, help: ArgumentHelp("Stop after N refreshes.", valueName: "N"))
     var iterations: Int?
 
     @Flag(name: [.short, .customLong("batch")], help: "Print text snapshots instead of the screen (like top -b). Chosen automatically when stdout is not a terminal or TERM is unset or dumb.")
     var batch = false
+
+    @Flag(name: .customLong("csv"), help: "Log mode: a CSV header line, then one line per refresh (see the README for the columns).")
+    var csv = false
 
     @Flag(name: .customLong("ascii"), help: "Draw with ASCII characters only.")
     var ascii = false
@@ -73,16 +87,21 @@ struct DisplayOptions: ParsableArguments {
 
 /// Tuning of the model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .customLong("region-cap"), help: ArgumentHelp("Most shared regions tracked exactly; past it neighbours merge into approximate spans.", valueName: "N"))
+    @Option(name: .customLong("region-cap"), parsing: .unconditional, help: ArgumentHelp("Most shared regions tracked exactly; past it neighbours merge into approximate spans.", valueName: "N"))
     var regionCap: Int = SharedRegionMap.defaultRegionCap
 
-    @Option(name: .customLong("churn-window"), help: ArgumentHelp("A buffer made shared and private again within this many seconds counts as a flip.", valueName: "SECONDS"))
+    @Option(name: .customLong("churn-window"), parsing: .unconditional, help: ArgumentHelp("A buffer made shared and private again within this many seconds counts as a flip.", valueName: "SECONDS"))
     var churnWindow: Double = 10
 
     func validate() throws {
         guard regionCap >= 16 else { throw ValidationError("--region-cap must be at least 16, not \(regionCap)") }
-        guard churnWindow.isFinite, churnWindow > 0 else { throw ValidationError("--churn-window must be positive, not \(churnWindow)") }
+        guard churnWindow.isFinite, churnWindow > 0, churnWindow <= Self.maxChurnWindow else {
+            throw ValidationError("--churn-window must be more than 0 and at most \(Int(Self.maxChurnWindow)) seconds, not \(churnWindow)")
+        }
     }
+
+    /// The rate history holds 600 s; a longer window could never be observed whole.
+    static let maxChurnWindow = 3600.0
 
     var configuration: MonitorConfiguration {
         var c = MonitorConfiguration()

@@ -20,3 +20,22 @@ enum StandardOutput {
 }
 
 func exitProcess(_ code: Int32) -> Never { SystemLibc.exit(code) }
+/// What the CLI asks of a path before it opens it.
+enum FileProbe {
+    /// True when `path` names an existing file with something in it (a recording not to clobber).
+    static func existsNonEmpty(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_size > 0
+    }
+
+    /// Why `path` cannot be read as input, or nil when it opens as a regular file, FIFO or device.
+    /// A directory opens fine with O_RDONLY and fails only at the first read, so it is checked here.
+    static func cannotOpenReason(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "cannot open '\(path)': \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return "cannot open '\(path)': it is a directory" }
+        return nil
+    }
+}

@@ -31,7 +31,7 @@ extension EncmonCommand {
         @Flag(help: "Keep reading as the file grows, like 'tail -f' (a truncated file is read again from its start); ends on q, -n or a signal. With --json: one JSON object per line every -d seconds.")
         var follow = false
 
-        @Option(help: ArgumentHelp("Trace seconds per wall-clock second on the screen; 'max' for as fast as possible.", valueName: "FACTOR"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Trace seconds per wall-clock second on the screen, or 'max'.", valueName: "FACTOR"))
         var speed: String = "1"
 
         @Option(help: ArgumentHelp("A stand-in event whose nr, a0..a3 fields read like kvm:kvm_hypercall (a uprobe or kprobe), as SYSTEM:NAME, SYSTEM/NAME or NAME.", valueName: "EVENT"))
@@ -40,21 +40,39 @@ extension EncmonCommand {
         @OptionGroup(title: "Display") var display: DisplayOptions
         @OptionGroup(title: "Model") var model: ModelOptions
 
+        @ParentCommand var root: EncmonCommand
+
         func validate() throws {
+            try root.requireNoLiveTarget(for: "replay")
             if json && summary { throw ValidationError("choose one of --json and --summary") }
             if follow && summary { throw ValidationError("--follow never reaches the end of the file: use the screen, -b or --json (one object a frame)") }
             if follow && file == "-" { throw ValidationError("--follow needs a file; standard input is followed anyway until it closes") }
+            if (json || summary) && display.csv { throw ValidationError("choose one of --csv, --json and --summary") }
             _ = try SpeedArgument.parse(speed)
             if let event, TraceEventName(event) == nil {
                 throw ValidationError("--event '\(event)' is not an event name; give SYSTEM:NAME (e.g. encmon_e2e:hc_1234) or NAME")
             }
         }
 
+        /// "Cannot open input" is exit 66 in every mode (screen, batch, CSV, JSON).
+        static let cannotOpenExitCode: Int32 = 66
+
         private var standInEvent: TraceEventName? { event.flatMap(TraceEventName.init) }
 
         func run() throws {
+            if file != "-", let reason = FileProbe.cannotOpenReason(file) {
+                throw CommandFailure(message: reason, exitCode: Self.cannotOpenExitCode)
+            }
+            do { try replay() } catch let error as TraceFileError {
+                // Raised once the screen or batch loop is running (the file vanished, a read failed).
+                if case .cannotOpen = error { throw CommandFailure(message: "\(error)", exitCode: Self.cannotOpenExitCode) }
+                throw CommandFailure(message: "\(error)", exitCode: 74)
+            }
+        }
+
+        private func replay() throws {
             var monitor = Monitor(configuration: model.configuration)
-            let wholeFile = !follow && (json || summary || (!display.batch && !StandardOutput.isTerminal))
+            let wholeFile = !follow && (json || summary || (!display.csv && !display.batch && !StandardOutput.isTerminal))
             if wholeFile {
                 let result = try readWholeFile(into: &monitor)
                 try requireEvents(result.status, result.counters, result.malformedSamples)
@@ -64,7 +82,7 @@ extension EncmonCommand {
             }
             let source: TraceReplaySource
             do { source = try TraceReplaySource(path: file, standInEvent: standInEvent) } catch {
-                throw CommandFailure(message: "\(error)", exitCode: 66)
+                throw CommandFailure(message: "\(error)", exitCode: Self.cannotOpenExitCode)
             }
             // A silent FIFO or pipe must not hold the session past SIGINT/SIGTERM/SIGHUP.
             source.reader.interruption = TraceReadInterruption(signal: try CancellationSignal()) {
@@ -113,7 +131,7 @@ extension EncmonCommand {
                 }
             } catch let error as TraceFileError {
                 if shown { StandardError.write("\r\u{1b}[K") }
-                if case .cannotOpen = error { throw CommandFailure(message: "\(error)", exitCode: 66) }
+                if case .cannotOpen = error { throw CommandFailure(message: "\(error)", exitCode: Self.cannotOpenExitCode) }
                 throw CommandFailure(message: "\(error)", exitCode: 74)
             }
             if shown { StandardError.write("\r\u{1b}[K") }
@@ -167,6 +185,9 @@ enum SpeedArgument {
         if lower == "max" { return .infinity }
         let t = lower.hasSuffix("x") ? String(lower.dropLast()) : lower
         guard let v = Double(t), v.isFinite, v >= 1.0 / 64, v <= 1_000_000 else {
+            if let v = Double(t), v <= 0 {
+                throw ValidationError("--speed must be positive (a factor between 1/64 and 1000000, or 'max'), not '\(text)'")
+            }
             throw ValidationError("--speed must be a factor between 1/64 and 1000000, or 'max', not '\(text)'")
         }
         return v
@@ -175,7 +196,9 @@ enum SpeedArgument {
 
 extension DisplayOptions {
     var sessionOptions: SessionOptions {
-        SessionOptions(delay: delay, iterations: iterations, batch: batch, asciiOnly: ascii, noColor: noColor, mouse: !noMouse)
+        var o = SessionOptions(delay: delay, iterations: iterations, batch: batch, asciiOnly: ascii, noColor: noColor, mouse: !noMouse)
+        o.csv = csv
+        return o
     }
 }
 

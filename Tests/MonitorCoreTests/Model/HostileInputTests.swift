@@ -30,8 +30,11 @@ import Testing
         // Only the first of each direction changed anything.
         #expect(m.totals.pagesChanged == 2 * PageRange.maxPage)
         #expect(m.regions.sharedPages == 0)
-        // The 1 s bucket saturates too and the rate stays finite.
-        let now = m.snapshot().currentRates
+        // The 1 s bucket saturates too and the rate stays finite (the 1 s rate is the last
+        // complete second: let that second end first).
+        var later = m
+        later.advance(to: 9001.5)
+        let now = later.snapshot().currentRates
         #expect(now.pagesToShared == Double(UInt64.max) && now.pagesToPrivate == Double(UInt64.max))
         #expect(now.pages.isFinite)
     }

@@ -65,11 +65,34 @@ struct MigrationSimulatorTests {
         }
     }
 
-    @Test func defaultTourMigrationTiming() throws {
-        // The default 4 GiB figures, computed without running the whole tour: pass 1 alone.
-        let c = SimulatorConfiguration()
-        let pass1 = Double(c.memBytes) / c.encryptedPathBytesPerSecond
-        #expect((10...40).contains(pass1))
+    /// The default tour shows every act (boot, churn, the migration to its end, churn on the
+    /// destination) within 20 s of simulated time, with its default 4 GiB guest.
+    @Test func defaultTourShowsEveryActWithinTwentySeconds() throws {
+        var sim = try GuestSimulator(configuration: SimulatorConfiguration())
+        var out: [MonitorEvent] = []
+        _ = sim.events(until: 20, into: &out)
+        let texts = markers(out)
+        for act in ["boot:", "steady: DMA churn", "migration: pre-copy", "migration: completed", "steady: guest running on the destination"] {
+            #expect(texts.contains { $0.hasPrefix(act) }, "no '\(act)' marker by t=20: \(texts)")
+        }
+        // The longer scenarios stay as they were: the migrate scenario migrates after 14 s.
+        #expect(SimulatorConfiguration(scenario: .migrate).steadySeconds == 10)
+    }
+
+    /// A guest that dirties RAM as fast as the link sends it: the passes stop shrinking, and the
+    /// migration fails after a few of them (not after `maxPasses`), saying why.
+    @Test func stopsWhenPassesStopShrinking() throws {
+        var c = smallConfiguration(.migrate, seed: 2)
+        c.linkBandwidthBytesPerSecond = 16 * 1_048_576
+        c.dirtyPagesPerSecond = 1_000_000
+        c.churnConversionsPerSecond = 20
+        let (events, _) = try allEvents(c)
+        let records = passRecords(events)
+        let last = try #require(progressReports(events).last)
+        #expect(last.status == .failed)
+        #expect(records.count < c.maxPasses && records.count >= 1 + GuestSimulator.stalledPassLimit)
+        #expect(last.note?.contains("does not converge") == true)
+        #expect(markers(events).last == "end of migrate scenario")
     }
 
     @Test func failsWithANoteWhenDirtyRateExceedsBandwidth() throws {
