@@ -152,10 +152,18 @@ func writeTemp(_ name: String, _ text: String) -> String {
         #expect(s.stderr.contains("--speed"))
     }
 
-    @Test func liveModeSaysItIsNotAvailable() throws {
-        let r = try run(Built.encmon, ["--vm", "3"])
-        #expect(r.status == 69)
-        #expect(r.stderr.contains("VM '3'"))
+    @Test func liveModeNamesWhatWasTried() throws {
+        let gone = try run(Built.encmon, ["--vm", "2147483646", "--batch", "-n", "1"])
+        #expect(gone.status == 67)
+        #expect(gone.stderr.contains("2147483646"))
+        let word = try run(Built.encmon, ["--vm", "no-such-guest-name", "--batch", "-n", "1"])
+        #expect(word.status == 67)
+        #expect(word.stderr.contains("no-such-guest-name"))
+        let eventWithoutVM = try run(Built.encmon, ["--event", "kvm:kvm_hypercall"])
+        #expect(eventWithoutVM.status == 64)
+        let badEvent = try run(Built.encmon, ["--vm", "1", "--event", "nocolon"])
+        #expect(badEvent.status == 64)
+        #expect(badEvent.stderr.contains("SYSTEM:NAME"))
     }
 
     /// The tracing path against the real kernel: a uprobe stand-in for kvm:kvm_hypercall in a

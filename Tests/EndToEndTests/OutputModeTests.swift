@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemLibc
 import Testing
 
 /// Output modes through the real binary: the CSV log, text width, and one exit code for

@@ -50,13 +50,10 @@ extension EncmonCommand {
         @Flag(help: "Run to the end as fast as possible and print a readable summary.")
         var summary = false
 
-        @ParentCommand var root: EncmonCommand
-
         @OptionGroup(title: "Display") var display: DisplayOptions
         @OptionGroup(title: "Model") var model: ModelOptions
 
         func validate() throws {
-            try root.requireNoLiveTarget(for: "demo")
             if json && summary { throw ValidationError("choose one of --json and --summary") }
             if (json || summary) && display.csv { throw ValidationError("choose one of --csv, --json and --summary") }
             if force && record == nil { throw ValidationError("--force only applies to --record FILE") }

@@ -16,34 +16,17 @@ struct EncmonCommand: ParsableCommand {
 
             Examples:
               encmon demo                a simulated guest and its migration, no VM needed
-              encmon replay FILE         an ftrace, trace-cmd, perf, QEMU or encmon trace
+              encmon replay FILE         ftrace, trace-cmd, perf, QEMU, trace.dat file
               encmon replay FILE --csv   a CSV log line per second of trace
+              encmon list                the VMs on this host
+              encmon --vm 3              live: libvirt id or name, QEMU -name or pid (root)
               encmon --qmp /run/vm.qmp   migration progress and SEV state from QEMU's QMP
-              encmon --vm 3              live, on a KVM host (not in this version)
             """,
         version: encmonVersion,
-        subcommands: [Replay.self, Demo.self, List.self, Watch.self],
+        subcommands: [Watch.self, Replay.self, Demo.self, List.self],
+        // `encmon --vm 3` / `encmon --qmp PATH`: the default command's options need no subcommand name.
         defaultSubcommand: Watch.self
     )
-
-    @Option(name: .customLong("vm"), help: ArgumentHelp("Monitor a running VM (libvirt id or name, or QEMU pid).", valueName: "ID"))
-    var vm: String?
-
-    /// A subcommand runs its own source: a live target given before it would be silently ignored.
-    func requireNoLiveTarget(for subcommand: String) throws {
-        if let vm {
-            throw ValidationError("--vm \(vm) selects live monitoring and cannot be combined with '\(subcommand)'; "
-                                  + "run 'encmon --vm \(vm)' or 'encmon \(subcommand) ...' alone")
-        }
-    }
-
-    func run() throws {
-        guard let vm else {
-            throw CleanExit.helpRequest(self)
-        }
-        throw CommandFailure(message: "live monitoring of VM '\(vm)' is not available in this version of encmon; "
-                             + "use 'encmon replay FILE' on a recorded trace or 'encmon demo'", exitCode: 69)
-    }
 }
 
 /// A fatal error for the user: printed as `encmon: message` with a non-zero exit.

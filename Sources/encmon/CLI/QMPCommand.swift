@@ -46,12 +46,9 @@ enum QMPExit {
     static let unavailable: Int32 = 69
 }
 
-/// Output of the QMP-only view: JSON Lines and a recording.
-struct QMPOutputOptions: ParsableArguments {
-    @Flag(name: .customLong("json"), help: "With --qmp: print one JSON object per refresh, one a line (implies --batch).")
+/// Output of the QMP-only view: JSON Lines and a recording (`--json`, `--record` of LiveOptions).
+struct QMPOutputOptions {
     var json = false
-
-    @Option(name: .customLong("record"), help: ArgumentHelp("With --qmp: append every event to FILE in encmon's recording format.", valueName: "FILE"))
     var record: String?
 }
 
@@ -64,20 +61,37 @@ extension EncmonCommand {
             commandName: "watch",
             abstract: "Watch a running VM (--vm) or QEMU's migration progress (--qmp); the default command.")
 
-        @ParentCommand var root: EncmonCommand
+        @OptionGroup(title: "Live") var live: LiveOptions
         @OptionGroup(title: "QMP") var qmp: QMPOptions
-        @OptionGroup(title: "QMP output") var qmpOutput: QMPOutputOptions
         @OptionGroup(title: "Display") var display: DisplayOptions
         @OptionGroup(title: "Model") var model: ModelOptions
 
+        /// Words after the options. Caught here so that `encmon --vm 3 demo` says why it is refused
+        /// rather than only "unexpected argument".
+        @Argument(help: .hidden) var stray: [String] = []
+
+        func validate() throws {
+            if let word = stray.first {
+                let target = live.vm.map { "--vm \($0)" } ?? qmp.socketPath.map { "--qmp \($0)" }
+                if let target, ["replay", "demo", "list"].contains(word) {
+                    throw ValidationError("\(target) selects live monitoring and cannot be combined with '\(word)'; "
+                                          + "run 'encmon \(target)' or 'encmon \(word) ...' alone")
+                }
+                throw ValidationError("unexpected argument '\(word)'")
+            }
+            try live.validateForLive(withQMP: qmp.socketPath != nil)
+        }
+
         func run() throws {
-            if root.vm != nil || qmp.socketPath == nil { return try root.run() }
-            try root.runQMPOnly(qmp, output: qmpOutput, display: display, model: model)
+            if live.vm != nil { return try live.run(display: display, model: model, qmp: qmp) }
+            guard qmp.socketPath != nil else { throw CleanExit.helpRequest(EncmonCommand.self) }
+            try EncmonCommand.runQMPOnly(qmp, output: QMPOutputOptions(json: live.json, record: live.record),
+                                         display: display, model: model)
         }
     }
 
     /// `encmon --qmp PATH` without `--vm`.
-    func runQMPOnly(_ qmp: QMPOptions, output: QMPOutputOptions, display: DisplayOptions, model: ModelOptions) throws {
+    static func runQMPOnly(_ qmp: QMPOptions, output: QMPOutputOptions, display: DisplayOptions, model: ModelOptions) throws {
         guard let qmpSource = try qmp.qmpSource() else { return }
         defer { qmpSource.stop() }
         var source: any EventSource = qmpSource

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LiveHost
 import MonitorCore
 
 extension EncmonCommand {
@@ -40,10 +41,7 @@ extension EncmonCommand {
         @OptionGroup(title: "Display") var display: DisplayOptions
         @OptionGroup(title: "Model") var model: ModelOptions
 
-        @ParentCommand var root: EncmonCommand
-
         func validate() throws {
-            try root.requireNoLiveTarget(for: "replay")
             if json && summary { throw ValidationError("choose one of --json and --summary") }
             if follow && summary { throw ValidationError("--follow never reaches the end of the file: use the screen, -b or --json (one object a frame)") }
             if follow && file == "-" { throw ValidationError("--follow needs a file; standard input is followed anyway until it closes") }
@@ -73,6 +71,11 @@ extension EncmonCommand {
         private func replay() throws {
             var monitor = Monitor(configuration: model.configuration)
             let wholeFile = !follow && (json || summary || (!display.csv && !display.batch && !StandardOutput.isTerminal))
+            if file != "-", TraceDatFile.hasMagic(path: file) {
+                if follow { throw CommandFailure(message: "--follow reads trace text and recordings; \(file) is a trace.dat", exitCode: 64) }
+                try replayTraceDat(into: &monitor, wholeFile: wholeFile)
+                return
+            }
             if wholeFile {
                 let result = try readWholeFile(into: &monitor)
                 try requireEvents(result.status, result.counters, result.malformedSamples)
@@ -106,6 +109,37 @@ extension EncmonCommand {
             if truncations > 0 {
                 StandardError.write("encmon: \(source.status.name): truncated \(truncations) time\(truncations == 1 ? "" : "s") while following; read again from its start\n")
             }
+            try outcome.exitIfSignalled()
+        }
+
+        /// trace-cmd's binary trace.dat, recognised by its magic: read through libtracecmd with
+        /// the live path's decoding.
+        private func replayTraceDat(into monitor: inout Monitor, wholeFile: Bool) throws {
+            let source: TraceDatReplaySource
+            do { source = try TraceDatReplaySource(path: file) } catch {
+                if case .cannotOpen = error { throw CommandFailure(message: "\(error)", exitCode: 66) }
+                throw CommandFailure(message: "\(error)", exitCode: 65)
+            }
+            guard source.eventCount > 0 else {
+                throw CommandFailure(
+                    message: "\(file): trace.dat with \(source.summary.records) records in buffers \(source.summary.buffers.map { $0.isEmpty ? "(top level)" : $0 }.joined(separator: ", ")), "
+                        + "none of kvm:kvm_hypercall, kvm:kvm_vmgexit_msr_protocol_enter or a probe with fields nr, a0, a1, a2",
+                    exitCode: 65)
+            }
+            if wholeFile {
+                var events: [MonitorEvent] = []
+                var more = true
+                while more {
+                    events.removeAll(keepingCapacity: true)
+                    more = try source.poll(until: nil, limit: 1 << 16, into: &events)
+                    monitor.apply(events)
+                }
+                printSummary(monitor.snapshot(), source: source.status, json: json)
+                return
+            }
+            var options = display.sessionOptions
+            options.speed = try SpeedArgument.parse(speed)
+            let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
             try outcome.exitIfSignalled()
         }
 
