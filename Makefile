@@ -8,7 +8,7 @@ SWIFT ?= swift
 DEB_PACKAGES := libncurses-dev tmux pkg-config gcc libtracefs-dev libtraceevent-dev libtracecmd-dev \
                 trace-cmd qemu-system-x86 prometheus
 
-.PHONY: all build release demo test bench install deps clean
+.PHONY: all build release demo test bench fuzz install deps clean
 
 all: build
 
@@ -36,9 +36,13 @@ test: deps
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark $(ARGS)
 
+# libFuzzer + ASan targets of Fuzz/, FUZZ_SECONDS each (default 60); crashes in Fuzz/crashes/.
+fuzz: deps
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) SWIFT=$(SWIFT) scripts/fuzz.sh
+
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 .build/release/encmon $(DESTDIR)$(PREFIX)/bin/encmon
 
 clean:
-	rm -rf .build Benchmarks/.build
+	rm -rf .build Benchmarks/.build Fuzz/.build

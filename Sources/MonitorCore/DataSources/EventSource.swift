@@ -29,6 +29,8 @@ public struct SourceStatus: Sendable, Hashable {
     public var overflowedEvents: UInt64 = 0
     /// Events refused because their time was not a usable time (not finite, or off the clock).
     public var rejectedTimes: UInt64 = 0
+    /// Bytes of a cut-off last record dropped (a recording written by a process that died).
+    public var partialRecordBytes: UInt64 = 0
     /// 0...1 where known (bytes read / file size), else nil.
     public var progress: Double?
     /// True once a finite source has delivered everything.

@@ -113,6 +113,7 @@ extension SourceStatus {
                                   droppedEvents: 0, progress: c.progress, finished: finished)
         status.location = .line(c.lines)
         status.timeInSeconds = !c.timeUnitUnknown
+        status.partialRecordBytes = c.partialRecordBytes
         return status
     }
 }

@@ -22,7 +22,7 @@ public final class TraceReplaySource: EventSource {
     public func poll(until: EventTime?, limit: Int, into events: inout [MonitorEvent]) throws -> Bool {
         var delivered = 0
         while delivered < limit {
-            guard let e = try peek() else { return false }
+            guard let e = try peek() else { return !exhausted }
             if let until, e.time > until { return true }
             events.append(e)
             lookahead = nil
@@ -39,7 +39,8 @@ public final class TraceReplaySource: EventSource {
         if let e = lookahead { return e }
         if exhausted { return nil }
         lookahead = try reader.next()
-        if lookahead == nil { exhausted = true }
+        // A followed file at its end has nothing yet, but is not finished.
+        if lookahead == nil && reader.isFinished { exhausted = true }
         return lookahead
     }
 

@@ -30,6 +30,7 @@ public enum MonitorSummary {
             ("otherHypercalls", .uint(t.otherHypercalls)),
             ("skipped", .uint(source.skippedLines)),
             ("malformed", .uint(source.malformedLines)),
+            ("partialRecordBytes", .uint(source.partialRecordBytes)),
             ("lostEvents", .uint(t.lostEvents.addingSaturating(source.droppedEvents))),
             ("lostEventsExact", .bool(t.lossReportsWithoutCount == 0)),
             ("dropped", .uint(source.overflowedEvents)),
@@ -150,6 +151,7 @@ public enum MonitorSummary {
         row("rejected hypercalls", t.rejected == 0 ? "0" :
             "\(t.rejected) (" + t.rejectedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + ")")
         if t.otherHypercalls > 0 { row("other hypercalls", "\(t.otherHypercalls)") }
+        if source.partialRecordBytes > 0 { row("cut-off record", "\(source.partialRecordBytes) bytes dropped") }
         if let lost = t.lossText(sourceDropped: source.droppedEvents) { row("lost events", lost) }
         if source.overflowedEvents > 0 { row("dropped events", "\(source.overflowedEvents) (encmon fell behind the source)") }
         let badTimes = t.rejectedTimes.addingSaturating(source.rejectedTimes)

@@ -3,14 +3,17 @@ import SystemLibc
 /// Appends events to an encmon recording (`RecordingFormat`) on an `O_APPEND` descriptor. Records
 /// collect in a buffer written when it holds `bufferBytes`, when `flushInterval` seconds have
 /// passed since the last write (checked on every record and by `flushIfDue`, which a tap calls
-/// on every poll), and on `flush`, `close` and deinit: a crash loses at most that second.
+/// on every poll), and on `flush`, `close` and deinit: a crash loses at most that second
+/// (`RecordingTap` flushes every poll). A failed write is cut back to the last whole record.
 ///
 /// A new or empty file gets the header line first; a non-empty file must already be a recording
 /// (appending continues it). A class because it owns the file descriptor.
 public final class RecordingWriter {
     public let path: String
     private var fd: Int32
+    /// Records that reached the file (buffered ones count once written).
     public private(set) var recordsWritten: UInt64 = 0
+    private var recordsBuffered: UInt64 = 0
     public static let bufferBytes = 64 * 1024
     public let flushInterval: Double
     private var buffer: [UInt8] = []
@@ -46,7 +49,7 @@ public final class RecordingWriter {
     public func write(_ event: MonitorEvent) throws {
         guard fd >= 0 else { throw TraceFileError.cannotWrite(path: path, errno: EBADF) }
         buffer.append(contentsOf: (RecordingFormat.encode(event) + "\n").utf8)
-        recordsWritten += 1
+        recordsBuffered += 1
         if buffer.count >= Self.bufferBytes { try flush() } else { try flushIfDue() }
     }
 
@@ -67,9 +70,22 @@ public final class RecordingWriter {
         lastFlush = SourceClock.monotonicNow()
         guard !buffer.isEmpty else { return }
         guard fd >= 0 else { throw TraceFileError.cannotWrite(path: path, errno: EBADF) }
-        let result = buffer.withUnsafeBytes { TraceFile.writeAll(fd, $0) }
-        buffer.removeAll(keepingCapacity: true)
-        if case .failure(let e) = result { throw TraceFileError.cannotWrite(path: path, errno: e.code) }
+        var before = stat()
+        let sizeBefore = fstat(fd, &before) == 0 ? before.st_size : -1
+        var written = 0
+        let result = buffer.withUnsafeBytes { TraceFile.writeAll(fd, $0, written: &written) }
+        defer { buffer.removeAll(keepingCapacity: true); recordsBuffered = 0 }
+        guard case .failure(let e) = result else {
+            recordsWritten += recordsBuffered
+            return
+        }
+        // A write cut short (ENOSPC part-way) ends inside a record: keep the whole records that
+        // reached the file and cut the rest off, so the file ends with a whole record.
+        let whole = buffer[..<written].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        if sizeBefore >= 0 && ftruncate(fd, sizeBefore + off_t(whole)) == 0 {
+            recordsWritten += UInt64(buffer[..<whole].lazy.filter { $0 == 0x0A }.count)
+        }
+        throw TraceFileError.cannotWrite(path: path, errno: e.code)
     }
 
     /// Writes what is buffered and closes the file; later writes fail with EBADF.

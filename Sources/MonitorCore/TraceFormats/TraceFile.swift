@@ -69,6 +69,13 @@ public enum TraceFile {
 
     /// `write(2)` until every byte is written (one call unless the kernel writes partially).
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Result<Void, Errno> {
+        var written = 0
+        return writeAll(fd, bytes, written: &written)
+    }
+
+    /// `writeAll`, telling how many bytes reached the file before a failure.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, written: inout Int) -> Result<Void, Errno> {
+        written = 0
         guard var p = bytes.baseAddress else { return .success(()) }
         var left = bytes.count
         while left > 0 {
@@ -80,6 +87,7 @@ public enum TraceFile {
             }
             p += n
             left -= n
+            written += n
         }
         return .success(())
     }

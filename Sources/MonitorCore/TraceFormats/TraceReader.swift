@@ -29,6 +29,11 @@ public struct TraceReadCounters: Sendable, Hashable {
     public var duplicates: UInt64 = 0
     /// Events the trace says were lost (LOST / DROPPED lines with a number).
     public var lostEvents: UInt64 = 0
+    /// Bytes of a recording's last line that had no newline: a record cut off by a crash or a
+    /// full disk while recording, dropped (not counted as malformed).
+    public var partialRecordBytes: UInt64 = 0
+    /// Times a followed file shrank (truncated or rewritten) and was read again from its start.
+    public var truncations: UInt64 = 0
     /// LOST / DROPPED lines without a number: the loss is real, its size unknown.
     public var lossReportsWithoutCount: UInt64 = 0
     /// Some event time is not in seconds (integer clock ticks, or no time column): rates are per
@@ -130,6 +135,14 @@ public final class TraceReader {
     /// The parser's state (last timestamp, recording mode).
     public var parser: TraceLineParser { core.parser }
     /// Set to make reads of a stream stoppable (without it a silent pipe blocks until data).
+    /// Follow the file like `tail -f`: at its end `next()` returns nil without finishing, and a
+    /// later call reads what was appended; a truncated file is read again from its start
+    /// (`counters.truncations`). Regular files only: a stream's end is final.
+    public var follow: Bool {
+        get { core.follow }
+        set { core.follow = newValue }
+    }
+
     public var interruption: TraceReadInterruption? {
         get { core.interruption }
         set { core.interruption = newValue }
@@ -169,6 +182,10 @@ struct TraceReaderCore {
     var memoryPosition = 0
     var endOfInput = false
     var finished = false
+    /// `--follow`: at the end of a regular file, report "nothing yet" instead of finishing.
+    var follow = false
+    /// Set when a followed file had nothing more: `nextEvent` returns nil without finishing.
+    var caughtUp = false
     /// Inside an overlong line already counted: drop bytes up to the next newline.
     var discarding = false
     var totalRead: UInt64 = 0
@@ -240,7 +257,11 @@ struct TraceReaderCore {
                     start = end
                     if buffer[lineStart + length - 1] == TraceASCII.cr { length -= 1 }
                     counters.lines &+= 1
-                    if length > lineLimit {
+                    if parser.isReadingRecording {
+                        // The writer appends whole lines: a last line without its newline is a
+                        // partial write (crash, full disk). Dropped and reported, never parsed.
+                        counters.partialRecordBytes = UInt64(end - lineStart)
+                    } else if length > lineLimit {
                         overlong(at: lineStart)
                     } else if let e = consume(lineStart: lineStart, length: length, endsWithNewline: false) {
                         return e
@@ -251,6 +272,7 @@ struct TraceReaderCore {
                 return nil
             }
             try refill()
+            if caughtUp { caughtUp = false; return nil }
         }
     }
 
@@ -312,7 +334,13 @@ struct TraceReaderCore {
         switch input {
         case .descriptor(let fd, _):
             let n = try read(fd, into: buffer + end, count: room)
-            if n == 0 { endOfInput = true } else { end += n; totalRead &+= UInt64(n) }
+            if n > 0 {
+                end += n; totalRead &+= UInt64(n)
+            } else if follow, counters.fileSize != nil {
+                followAtEnd(fd)
+            } else {
+                endOfInput = true
+            }
         case .memory(let bytes):
             let n = min(room, bytes.count - memoryPosition)
             if n == 0 {
@@ -326,6 +354,19 @@ struct TraceReaderCore {
                 totalRead &+= UInt64(n)
             }
         }
+    }
+
+    /// The end of a followed file, like `tail -f`: nothing more for now; a file now shorter than
+    /// what was read was truncated or rewritten, so it is read again from its start (a partial
+    /// line kept from before is dropped).
+    mutating func followAtEnd(_ fd: Int32) {
+        caughtUp = true
+        guard let size = TraceFile.regularFileSize(fd) else { return }
+        if size < totalRead && lseek(fd, 0, SEEK_SET) == 0 {
+            start = 0; end = 0; totalRead = 0; discarding = false
+            counters.truncations &+= 1
+        }
+        counters.fileSize = size
     }
 
     /// One `read(2)`; on a stream with an interruption set, waits first (in slices) so that a

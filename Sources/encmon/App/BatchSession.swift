@@ -31,11 +31,11 @@ struct BatchSession {
         defer { signals.restore() }
         let kind = source.status.kind
         do {
-            if kind == .replay {
+            if kind == .replay && !options.follow {
                 guard let frames = options.iterations else { return try runWholeReplay(&monitor) }
                 return try runReplayFrames(&monitor, frames: frames)
             }
-            return try runPaced(&monitor, clocked: kind.isClocked)
+            return try runPaced(&monitor, clocked: kind.isClocked && !options.follow)
         } catch let error as TraceFileError {
             // A read of a silent stream stopped for the signal: the session ends as for any signal.
             if case .interrupted = error, let s = SessionSignalHandlers.pending { return .signal(s) }

@@ -23,6 +23,9 @@ struct SessionOptions {
     var csv = false
     /// Columns of a batch text frame (panels take their natural height); nil: `BatchWidth.decide`.
     var batchWidth: Int? = nil
+    /// `replay --follow`: the file keeps growing, so a batch run prints a frame every `delay`
+    /// wall seconds (like live sources) instead of reading to an end.
+    var follow = false
     /// Writes one batch frame instead of the text panels (the CLI's JSON writer plugs in here).
     /// Its result is printed as is, followed by a newline.
     var batchFrameFormatter: ((MonitorSnapshot, SourceStatus) -> String)? = nil

@@ -132,6 +132,8 @@ extension EncmonCommand {
                 }
                 let snapshot = monitor.snapshot()
                 printSummary(snapshot, source: source.status, json: json)
+                try tap?.flush()
+                try reportStoppedRecording(tap)
                 return
             }
             var options = display.sessionOptions
@@ -140,6 +142,15 @@ extension EncmonCommand {
             // The recording's buffer is written before a signal's exit skips deinit.
             try tap?.flush()
             try outcome.exitIfSignalled()
+            try reportStoppedRecording(tap)
+        }
+
+        /// A recording that stopped (full disk, I/O error) is reported once, after the run went
+        /// on to its end; exit status 73 tells scripts the recording is incomplete.
+        private func reportStoppedRecording(_ tap: RecordingTap?) throws {
+            guard let tap, let error = tap.stopped else { return }
+            throw CommandFailure(message: "--record: recording stopped after \(tap.recordsWritten) records: \(error); "
+                                 + "the file holds every whole record written before", exitCode: 73)
         }
     }
 }

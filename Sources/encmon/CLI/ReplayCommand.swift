@@ -29,6 +29,9 @@ extension EncmonCommand {
         @Flag(help: "Read the whole file and print a readable summary.")
         var summary = false
 
+        @Flag(help: "Keep reading as the file grows, like 'tail -f' (a truncated file is read again from its start); ends on q, -n or a signal. With --json: one JSON object per line every -d seconds.")
+        var follow = false
+
         @Option(parsing: .unconditional, help: ArgumentHelp("Trace seconds per wall-clock second on the screen, or 'max'.", valueName: "FACTOR"))
         var speed: String = "1"
 
@@ -40,6 +43,8 @@ extension EncmonCommand {
 
         func validate() throws {
             if json && summary { throw ValidationError("choose one of --json and --summary") }
+            if follow && summary { throw ValidationError("--follow never reaches the end of the file: use the screen, -b or --json (one object a frame)") }
+            if follow && file == "-" { throw ValidationError("--follow needs a file; standard input is followed anyway until it closes") }
             if (json || summary) && display.csv { throw ValidationError("choose one of --csv, --json and --summary") }
             _ = try SpeedArgument.parse(speed)
             if let event, TraceEventName(event) == nil {
@@ -65,8 +70,9 @@ extension EncmonCommand {
 
         private func replay() throws {
             var monitor = Monitor(configuration: model.configuration)
-            let wholeFile = json || summary || (!display.csv && !display.batch && !StandardOutput.isTerminal)
+            let wholeFile = !follow && (json || summary || (!display.csv && !display.batch && !StandardOutput.isTerminal))
             if file != "-", TraceDatFile.hasMagic(path: file) {
+                if follow { throw CommandFailure(message: "--follow reads trace text and recordings; \(file) is a trace.dat", exitCode: 64) }
                 try replayTraceDat(into: &monitor, wholeFile: wholeFile)
                 return
             }
@@ -85,14 +91,24 @@ extension EncmonCommand {
             source.reader.interruption = TraceReadInterruption(signal: try CancellationSignal()) {
                 SessionSignalHandlers.pending != nil
             }
-            guard try source.peekNextTime() != nil else {
+            source.reader.follow = follow
+            guard try follow || source.peekNextTime() != nil else {
                 try requireEvents(source.status, source.counters, source.malformedSamples)
                 return
             }
             var options = display.sessionOptions
             options.speed = try SpeedArgument.parse(speed)
+            options.follow = follow
+            if follow && json {
+                options.json = true
+                options.batchFrameFormatter = { MonitorSummary.json($0, source: $1).serialized() }
+            }
             let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
             reportMalformed(source.status, source.counters, source.malformedSamples)
+            let truncations = source.counters.truncations
+            if truncations > 0 {
+                StandardError.write("encmon: \(source.status.name): truncated \(truncations) time\(truncations == 1 ? "" : "s") while following; read again from its start\n")
+            }
             try outcome.exitIfSignalled()
         }
 
@@ -178,10 +194,14 @@ func printSummary(_ snapshot: MonitorSnapshot, source: SourceStatus, json: Bool)
     }
 }
 
-/// Prints the first malformed lines and the total, naming file and line.
+/// Prints the first malformed lines and the total, naming file and line, and a cut-off last record.
 func reportMalformed(_ status: SourceStatus, _ c: TraceReadCounters, _ samples: [MalformedLine]) {
-    guard c.malformed > 0 else { return }
     let name = status.name
+    if c.partialRecordBytes > 0 {
+        StandardError.write("encmon: \(name): dropped a cut-off last record (\(c.partialRecordBytes) bytes without a newline: "
+                            + "the recording process died or the disk filled)\n")
+    }
+    guard c.malformed > 0 else { return }
     for m in samples {
         StandardError.write("encmon: \(name):\(m.lineNumber): malformed line (\(m.reason)): \(m.text)\n")
     }

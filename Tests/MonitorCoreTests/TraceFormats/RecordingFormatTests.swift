@@ -143,13 +143,16 @@ typealias TraceFormatsRandom = SplitMix64
         }
     }
 
-    @Test func truncatedLastRecordIsMalformed() throws {
+    @Test func truncatedLastRecordIsDroppedAndCounted() throws {
         let full = RecordingFormat.headerLine + "\n" + RecordingFormat.encode(.lostEvents(time: 1.5, count: 12)) + "\n"
         let cut = full + "lost t=2.5 count=1"  // the writer died inside "count=12\n"
         let (events, reader) = try T.readAll(cut)
         #expect(events == [.lostEvents(time: 1.5, count: 12)])
-        #expect(reader.counters.malformed == 1)
-        #expect(reader.malformedSamples.first?.lineNumber == 3)
+        #expect(reader.counters.malformed == 0)
+        #expect(reader.counters.partialRecordBytes == UInt64("lost t=2.5 count=1".utf8.count))
+        // A whole file has nothing partial.
+        let (_, whole) = try T.readAll(full)
+        #expect(whole.counters.partialRecordBytes == 0)
     }
 
     @Test func writerRefusesOtherFiles() throws {

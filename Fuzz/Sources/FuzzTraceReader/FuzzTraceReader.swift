@@ -1,0 +1,27 @@
+import FuzzSupport
+import MonitorCore
+
+/// The streaming reader over fuzzed bytes, with the chunk size and line limit taken from the first
+/// two bytes so that lines across chunk boundaries and over-long lines are exercised.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTraceReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard size >= 2 else { return 0 }
+    let chunkSize = 1 + Int(data[0] & 0x3F)
+    let maxLineLength = 16 + Int(data[1]) * 4
+    let bytes = Array(UnsafeBufferPointer(start: data + 2, count: size - 2))
+    let reader = TraceReader(bytes: bytes, name: "fuzz", chunkSize: chunkSize, maxLineLength: maxLineLength)
+    var events: [MonitorEvent] = []
+    do {
+        try reader.forEach { events.append($0) }
+    } catch {
+        return 0   // reading memory cannot fail; a thrown error is still not a crash
+    }
+    let c = reader.counters
+    // Every byte handed over is accounted for, and no line is counted twice.
+    precondition(c.bytesRead == UInt64(bytes.count), "read \(c.bytesRead) of \(bytes.count) bytes")
+    precondition(c.events <= c.lines && c.skipped + c.malformed + c.duplicates <= c.lines,
+                 "counters do not add up: \(c)")
+    FuzzPipeline.exercise(events, status: FuzzPipeline.status(lines: c.lines, skipped: c.skipped,
+                                                               malformed: c.malformed, lost: c.lostEvents))
+    return 0
+}
