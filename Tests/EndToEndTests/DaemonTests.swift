@@ -139,8 +139,9 @@ import Testing
         #expect(refused.status == 77, "\(refused.stderr)")
         #expect(refused.stderr.contains("Permission denied"))
         // A member of the group (primary gid nogroup) is served without root.
+        // `--vm`: real VMs of other tests running at the same time are tracked too.
         let member = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Built.encmon,
-                                                  "--connect", strict.socket, "--json"])
+                                                  "--connect", strict.socket, "--vm", String(vm.pid), "--json"])
         #expect(member.status == 0, "\(member.stderr)")
         #expect(member.stdout.contains("\"events\": 5"))
         _ = strict.stop()
