@@ -1,0 +1,81 @@
+import SystemLibc
+import Foundation
+import Testing
+
+/// `encmon serve --event GROUP:NAME` on the real kernel: one tracefs instance without a pid
+/// filter, events attributed by the firing thread's process. Two stand-in processes run the same
+/// uprobe (kvm:kvm_hypercall's field names); each must get exactly the shared set a page-level
+/// model computes from its own calls, and SIGTERM must remove the instance. Root only.
+@Suite(.serialized, .enabled(if: TestTracefs.usable, "needs root and tracefs"))
+struct DaemonTracefsTests {
+    static let base: UInt64 = 0x2f000000
+
+    @Test func everyProcessFiringTheEventGetsItsOwnExactModel() throws {
+        let standIn = try UprobeStandIn()
+        defer { standIn.remove() }
+        let tmp = TemporaryDirectory("daemon-tracefs")
+        let daemon = DaemonUnderTest(directory: tmp.path)
+        daemon.feedArguments = ["--event", standIn.eventArgument]
+        try daemon.start()
+        let daemonPid = try #require(daemon.process?.pid)
+        defer { if daemon.process?.exitStatus == nil { _ = daemon.stop() } }
+        let ours = { TestTracefs.instances().filter { $0.hasPrefix("encmon-\(daemonPid)-") } }
+        #expect(ours().count == 1, "one instance for all processes: \(TestTracefs.instances())")
+
+        // Two processes, overlapping address ranges: attribution must keep them apart.
+        let calls = [standInSequence(seed: 51, count: 300, base: Self.base),
+                     standInSequence(seed: 52, count: 200, base: Self.base)]
+        var models = [SharedPageSet(), SharedPageSet()]
+        for k in 0..<2 { calls[k].forEach { models[k].apply($0) } }
+        #expect(models[0].accepted > 100 && models[0].rejected > 0 && models[0].other > 0)
+        #expect(models[0].regions != models[1].regions)
+        let guests = try (0..<2).map { k in
+            try Child(standIn.program, [try standIn.writeCalls(calls[k], name: "calls\(k)"), "hold"], tag: "guest\(k)")
+        }
+        defer { guests.forEach { $0.cleanUp() } }
+        for g in guests { g.send("go\n") }
+        try Child.await(seconds: 30, "stand-ins done") { guests.allSatisfy { $0.stdout.contains("done") } }
+
+        for k in 0..<2 {
+            // nr != 12 never reaches the buffer (kernel filter): the daemon sees accepted + rejected.
+            let expected = UInt64(models[k].accepted + models[k].rejected)
+            let info = try daemon.waitForEvents(pid: guests[k].pid, expected)
+            #expect(info?.events == expected, "pid \(guests[k].pid): \(String(describing: info))")
+            let json = try run(Built.encmon, ["--connect", daemon.socket, "--vm", String(guests[k].pid), "--json"])
+            #expect(json.status == 0, "\(json.stderr)")
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any],
+                                       "not one JSON object: \(json.stdout.prefix(300))")
+            #expect(regionStrings(summary) == models[k].regions)
+            #expect((summary["conversions"] as? NSNumber)?.intValue == models[k].accepted)
+            #expect((summary["rejected"] as? NSNumber)?.intValue == models[k].rejected)
+            #expect((summary["sharedPages"] as? NSNumber)?.intValue == models[k].pages.count)
+            #expect((summary["lostEvents"] as? NSNumber)?.intValue == 0)
+        }
+
+        // SIGTERM: the daemon exits 0 and removes its instance; then the uprobe can go.
+        #expect(daemon.stop() == 0, "\(daemon.process?.stderr ?? "")")
+        #expect(ours().isEmpty, "instance left: \(TestTracefs.instances())")
+        #expect(!TestTracefs.instances().contains { $0.hasPrefix("encmon-\(daemonPid)-") })
+        guests.forEach { $0.cleanUp() }
+        standIn.remove()
+        #expect(!TestTracefs.uprobeDefinitions().contains(standIn.event))
+    }
+
+    @Test func aMissingEventExitsWithOneLineAndNoInstance() throws {
+        let tmp = TemporaryDirectory("daemon-tracefs-missing")
+        let r = try run(Built.encmon, ["serve", "--socket", tmp.path + "/s.sock", "--state-dir", tmp.path + "/state",
+                                       "--event", "encmon_no_such_group:no_such_event"])
+        #expect(r.status == 72, "\(r.stderr)")
+        #expect(r.stderr.contains("encmon_no_such_group:no_such_event does not exist"))
+        #expect(!TestTracefs.instances().contains { $0.hasPrefix("encmon-") && !TestTracefs.instanceOwnerAlive($0) })
+    }
+}
+
+extension TestTracefs {
+    /// Whether the encmon process named in instance `encmon-<pid>-<n>` still runs.
+    static func instanceOwnerAlive(_ name: String) -> Bool {
+        let parts = name.split(separator: "-")
+        guard parts.count == 3, let pid = Int32(parts[1]) else { return true }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+}
