@@ -17,9 +17,10 @@ struct DaemonTracefsTests {
         let daemon = DaemonUnderTest(directory: tmp.path)
         daemon.feedArguments = ["--event", standIn.eventArgument]
         try daemon.start()
-        let daemonPid = try #require(daemon.process?.pid)
         defer { if daemon.process?.exitStatus == nil { _ = daemon.stop() } }
-        let ours = { TestTracefs.instances().filter { $0.hasPrefix("encmon-\(daemonPid)-") } }
+        let name = try #require(daemon.instanceName, "\(daemon.process?.stderr ?? "")")
+        defer { TestTracefs.removeInstance(name) }
+        let ours = { TestTracefs.instances().filter { $0 == name } }
         #expect(ours().count == 1, "one instance for all processes: \(TestTracefs.instances())")
 
         // Two processes, overlapping address ranges: attribution must keep them apart.
@@ -36,12 +37,57 @@ struct DaemonTracefsTests {
         for g in guests { g.send("go\n") }
         try Child.await(seconds: 30, "stand-ins done") { guests.allSatisfy { $0.stdout.contains("done") } }
 
-        for k in 0..<2 {
+        try Self.expectExactModels(daemon: daemon, pids: guests.map(\.pid), models: models)
+
+        // SIGTERM: the daemon exits 0 and removes its instance; then the uprobe can go.
+        #expect(daemon.stop() == 0, "\(daemon.process?.stderr ?? "")")
+        #expect(ours().isEmpty, "instance left: \(TestTracefs.instances())")
+        guests.forEach { $0.cleanUp() }
+        standIn.remove()
+        #expect(!TestTracefs.uprobeDefinitions().contains(standIn.event))
+    }
+
+    /// SIGKILL leaves the instance (named after the state directory) tracing; a process that fires
+    /// while no daemon runs is read by the restarted daemon, exactly.
+    @Test func eventsFiredWhileTheDaemonWasKilledAreReadAfterTheRestart() throws {
+        let standIn = try UprobeStandIn()
+        defer { standIn.remove() }
+        let tmp = TemporaryDirectory("daemon-tracefs-restart")
+        let daemon = DaemonUnderTest(directory: tmp.path)
+        daemon.feedArguments = ["--event", standIn.eventArgument]
+        try daemon.start()
+        defer { if daemon.process?.exitStatus == nil { _ = daemon.stop() } }
+        let name = try #require(daemon.instanceName, "\(daemon.process?.stderr ?? "")")
+        defer { TestTracefs.removeInstance(name) }
+
+        let calls = [standInSequence(seed: 61, count: 150, base: Self.base),
+                     standInSequence(seed: 62, count: 150, base: Self.base)]
+        var models = [SharedPageSet(), SharedPageSet()]
+        for k in 0..<2 { calls[k].forEach { models[k].apply($0) } }
+        let guests = try (0..<2).map { k in
+            try Child(standIn.program, [try standIn.writeCalls(calls[k], name: "calls\(k)"), "hold"], tag: "rguest\(k)")
+        }
+        defer { guests.forEach { $0.cleanUp() } }
+        guests[0].send("go\n")
+        _ = try daemon.waitForEvents(pid: guests[0].pid, UInt64(models[0].accepted + models[0].rejected))
+        daemon.kill9()
+        #expect(TestTracefs.instances().contains(name), "the instance outlives a killed daemon")
+        guests[1].send("go\n")  // while no daemon runs
+        try Child.await(seconds: 30, "stand-in done") { guests[1].stdout.contains("done") }
+        try daemon.start()
+        #expect(daemon.process?.stderr.contains("kept from an earlier run") == true, "\(daemon.process?.stderr ?? "")")
+        try Self.expectExactModels(daemon: daemon, pids: guests.map(\.pid), models: models)
+        #expect(daemon.stop() == 0)
+        #expect(!TestTracefs.instances().contains(name))
+    }
+
+    static func expectExactModels(daemon: DaemonUnderTest, pids: [Int32], models: [SharedPageSet]) throws {
+        for k in pids.indices {
             // nr != 12 never reaches the buffer (kernel filter): the daemon sees accepted + rejected.
             let expected = UInt64(models[k].accepted + models[k].rejected)
-            let info = try daemon.waitForEvents(pid: guests[k].pid, expected)
-            #expect(info?.events == expected, "pid \(guests[k].pid): \(String(describing: info))")
-            let json = try run(Built.encmon, ["--connect", daemon.socket, "--vm", String(guests[k].pid), "--json"])
+            let info = try daemon.waitForEvents(pid: pids[k], expected)
+            #expect(info?.events == expected, "pid \(pids[k]): \(String(describing: info))")
+            let json = try run(Built.encmon, ["--connect", daemon.socket, "--vm", String(pids[k]), "--json"])
             #expect(json.status == 0, "\(json.stderr)")
             let summary = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any],
                                        "not one JSON object: \(json.stdout.prefix(300))")
@@ -51,14 +97,6 @@ struct DaemonTracefsTests {
             #expect((summary["sharedPages"] as? NSNumber)?.intValue == models[k].pages.count)
             #expect((summary["lostEvents"] as? NSNumber)?.intValue == 0)
         }
-
-        // SIGTERM: the daemon exits 0 and removes its instance; then the uprobe can go.
-        #expect(daemon.stop() == 0, "\(daemon.process?.stderr ?? "")")
-        #expect(ours().isEmpty, "instance left: \(TestTracefs.instances())")
-        #expect(!TestTracefs.instances().contains { $0.hasPrefix("encmon-\(daemonPid)-") })
-        guests.forEach { $0.cleanUp() }
-        standIn.remove()
-        #expect(!TestTracefs.uprobeDefinitions().contains(standIn.event))
     }
 
     @Test func aMissingEventExitsWithOneLineAndNoInstance() throws {
@@ -71,7 +109,20 @@ struct DaemonTracefsTests {
     }
 }
 
+extension DaemonUnderTest {
+    /// The tracefs instance the daemon named in its start line (`(instance NAME)`).
+    var instanceName: String? {
+        guard let err = process?.stderr, let r = err.range(of: "(instance ", options: .backwards) else { return nil }
+        return String(err[r.upperBound...].prefix { $0 != ")" })
+    }
+}
+
 extension TestTracefs {
+    /// Removes a test's instance if a failed test left it.
+    static func removeInstance(_ name: String) {
+        if instances().contains(name) { rmdir(root + "/instances/" + name) }
+    }
+
     /// Whether the encmon process named in instance `encmon-<pid>-<n>` still runs.
     static func instanceOwnerAlive(_ name: String) -> Bool {
         let parts = name.split(separator: "-")

@@ -8,9 +8,10 @@ import Synchronization
 /// process (tgid) of the thread in its `common_pid`. Lost events come from the instance's per-CPU
 /// ring-buffer stats. `stop()` joins the reader thread and removes the instance.
 ///
-/// The instance is named `encmon-<daemon pid>-<n>` and removed on every orderly exit; after a
-/// SIGKILL the next start removes it as stale (LiveTracing). It does not persist across a restart:
-/// events fired while no daemon ran are not read afterwards.
+/// The instance is named after the state directory (`instanceName(stateDirectory:)`) and removed
+/// on every orderly exit. After a crash (SIGKILL) it stays, tracing on, and the next daemon with
+/// the same state directory reuses it: events fired in the gap are read then, and an overflow in
+/// the gap shows as lost events (the stats counters start from zero in the new reader).
 public final class TracefsProcessFeed: ProcessEventFeed {
     public let description: String
     /// Things to tell the operator once (tracefs mounted, stale instances removed, SNP event missing).
@@ -20,8 +21,9 @@ public final class TracefsProcessFeed: ProcessEventFeed {
 
     /// Sets up the instance: `kvm:kvm_hypercall` (filter nr == 12, plus the SNP page-state event
     /// where the kernel has it) or `customEvent` (`--event`, a hypercall-like event).
-    public init(customEvent: WatchedEvent?, bufferKilobytes: Int? = nil) throws(TracefsError) {
-        let attachment = try LiveTracing.attachAllProcesses(customEvent: customEvent, bufferKilobytes: bufferKilobytes)
+    public init(customEvent: WatchedEvent?, bufferKilobytes: Int? = nil, instanceName: String? = nil) throws(TracefsError) {
+        let attachment = try LiveTracing.attachAllProcesses(customEvent: customEvent, bufferKilobytes: bufferKilobytes,
+                                                            instanceName: instanceName)
         reader = ReaderHandle(attachment.reader)
         notes = attachment.notes
         description = "tracefs " + attachment.events.map(\.description).joined(separator: ", ")
@@ -29,6 +31,21 @@ public final class TracefsProcessFeed: ProcessEventFeed {
     }
 
     deinit { stop() }
+
+    /// `encmon-serve-<FNV-1a of the absolute state directory path, hex>`: one per state directory,
+    /// stable across restarts, and not of the `encmon-<pid>-<n>` form that is removed as stale.
+    public static func instanceName(stateDirectory: String) -> String {
+        var path = stateDirectory
+        if !path.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            if getcwd(&buffer, buffer.count) != nil {
+                path = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
+            }
+        }
+        var hash: UInt64 = 0xcbf29ce484222325
+        for byte in path.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+        return "encmon-serve-" + String(hash, radix: 16)
+    }
 
     /// The tracefs instance's name (for logs and tests).
     public var instanceName: String { reader.instanceName }

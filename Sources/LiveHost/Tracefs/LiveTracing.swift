@@ -24,11 +24,15 @@ public enum LiveTracing {
     /// As `attach(pid:)` but with no pid filter: every process that fires the events reaches the
     /// buffer (the daemon's one instance for all VMs). Events carry the firing thread's
     /// `common_pid`; the caller attributes them to processes (`TracedProcess.threadGroup`).
-    public static func attachAllProcesses(customEvent: WatchedEvent? = nil, bufferKilobytes: Int? = nil) throws(TracefsError) -> Attachment {
-        try attach(onlyPid: nil, customEvent: customEvent, bufferKilobytes: bufferKilobytes)
+    /// `instanceName` names a persistent instance (`TracefsInstance(persistentName:)`), reused
+    /// with its buffer when it exists.
+    public static func attachAllProcesses(customEvent: WatchedEvent? = nil, bufferKilobytes: Int? = nil,
+                                          instanceName: String? = nil) throws(TracefsError) -> Attachment {
+        try attach(onlyPid: nil, customEvent: customEvent, bufferKilobytes: bufferKilobytes, instanceName: instanceName)
     }
 
-    private static func attach(onlyPid pid: Int32?, customEvent: WatchedEvent?, bufferKilobytes: Int?) throws(TracefsError) -> Attachment {
+    private static func attach(onlyPid pid: Int32?, customEvent: WatchedEvent?, bufferKilobytes: Int?,
+                               instanceName: String? = nil) throws(TracefsError) -> Attachment {
         var notes: [String] = []
         let (dir, mountedNow) = try TracefsMount.locate()
         if mountedNow { notes.append("tracefs was not mounted; mounted it at \(dir)") }
@@ -65,7 +69,9 @@ public enum LiveTracing {
         }
 
         let instance: TracefsInstance
-        do { instance = try TracefsInstance() } catch {
+        do {
+            if let instanceName { instance = try TracefsInstance(persistentName: instanceName) } else { instance = try TracefsInstance() }
+        } catch {
             tep_free(tep)
             throw error
         }
@@ -73,6 +79,7 @@ public enum LiveTracing {
         let reader = TracefsEventReader(instance: instance, tep: tep, decoder: decoder, watchedPid: pid)
         do {
             try instance.setClock("mono")
+            if instance.reused { notes.append("reading tracefs instance \(instance.name) kept from an earlier run") }
             if let bufferKilobytes { try instance.setBufferSize(kilobytes: bufferKilobytes) }
             if let pid {
                 let threads = TracedProcess.threads(of: pid)

@@ -113,7 +113,7 @@ extension EncmonCommand {
                 return e
             }
             do {
-                let feed = try TracefsProcessFeed(customEvent: custom)
+                let feed = try TracefsProcessFeed(customEvent: custom, instanceName: TracefsProcessFeed.instanceName(stateDirectory: stateDir))
                 for note in feed.notes { StandardError.write("encmon serve: \(note)\n") }
                 return feed
             } catch {
