@@ -160,6 +160,8 @@ final class DaemonUnderTest {
     private(set) var process: Spawned?
     private(set) var metricsPort: Int?
     private var starts = 0
+    /// The daemon's event source; nil = the recording-file feed (`--event E` = real tracefs).
+    var feedArguments: [String]?
 
     init(directory: String, stateName: String = "state", feedPath: String? = nil) {
         mkdir(directory, 0o755)
@@ -173,7 +175,7 @@ final class DaemonUnderTest {
     func start(_ extra: [String] = []) throws {
         starts += 1
         let p = try Spawned(Built.encmon, ["serve", "--socket", socket, "--state-dir", stateDirectory,
-                                           "--feed-recording", feed.path] + extra,
+                                           ] + (feedArguments ?? ["--feed-recording", feed.path]) + extra,
                             logDirectory: directory, name: "daemon-\(socket.hashValue & 0xffff)-\(starts)")
         process = p
         let up = eventually(30) { p.stderr.contains("listening on") || p.waitForExit(seconds: 0) != nil }

@@ -7,8 +7,9 @@ import Foundation
 import EncmonDaemon
 import Testing
 
-/// `encmon serve` as a real process on a real socket, driven by the recording-file feed (the
-/// stand-in for the kernel ring buffer until the live tracefs reader lands; see RecordingFileFeed).
+/// `encmon serve` as a real process on a real socket, driven by the recording-file feed (a
+/// stand-in for a ring buffer that persists across restarts; see RecordingFileFeed). The real
+/// tracefs feed is tested in DaemonTracefsTests.
 /// Stand-in VMs are real `sleep` processes, so start times, names and exits are the kernel's.
 @Suite(.serialized) struct DaemonEndToEndTests {
     static let isRoot = getuid() == 0

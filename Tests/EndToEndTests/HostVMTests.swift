@@ -127,7 +127,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         chmod(dir, 0o755)
         let binary = dir + "/encmon"
-        try FileManager.default.copyItem(atPath: Built.encmon, toPath: binary)
+        // Copied by cp, not in this process: a child spawned meanwhile by a parallel test would
+        // inherit our write descriptor and exec would fail with ETXTBSY.
+        #expect(try run("/bin/cp", [Built.encmon, binary]).status == 0)
         chmod(binary, 0o755)
         let r = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", binary, "list"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -18,6 +18,21 @@ public enum LiveTracing {
     /// required and the SNP page-state-change event is added where the kernel has it.
     /// `bufferKilobytes` sets the instance's per-CPU buffer size (the kernel default when nil).
     public static func attach(pid: Int32, customEvent: WatchedEvent? = nil, bufferKilobytes: Int? = nil) throws(TracefsError) -> Attachment {
+        try attach(onlyPid: pid, customEvent: customEvent, bufferKilobytes: bufferKilobytes)
+    }
+
+    /// As `attach(pid:)` but with no pid filter: every process that fires the events reaches the
+    /// buffer (the daemon's one instance for all VMs). Events carry the firing thread's
+    /// `common_pid`; the caller attributes them to processes (`TracedProcess.threadGroup`).
+    /// `instanceName` names a persistent instance (`TracefsInstance(persistentName:)`), reused
+    /// with its buffer when it exists.
+    public static func attachAllProcesses(customEvent: WatchedEvent? = nil, bufferKilobytes: Int? = nil,
+                                          instanceName: String? = nil) throws(TracefsError) -> Attachment {
+        try attach(onlyPid: nil, customEvent: customEvent, bufferKilobytes: bufferKilobytes, instanceName: instanceName)
+    }
+
+    private static func attach(onlyPid pid: Int32?, customEvent: WatchedEvent?, bufferKilobytes: Int?,
+                               instanceName: String? = nil) throws(TracefsError) -> Attachment {
         var notes: [String] = []
         let (dir, mountedNow) = try TracefsMount.locate()
         if mountedNow { notes.append("tracefs was not mounted; mounted it at \(dir)") }
@@ -43,7 +58,8 @@ public enum LiveTracing {
         let systems = Array(Set(events.map(\.system))).sorted()
         guard let tep = loadFormats(tracingDir: dir, systems: systems) else { throw .cannotLoadFormats(systems: systems) }
         let decoder = TraceEventDecoder(tep: tep, vcpuOfThread: { tid in
-            TracedProcess.threadName(pid: pid, tid: tid).map(TracedProcess.vcpuIndex(threadName:)) ?? -1
+            let owner = pid ?? TracedProcess.threadGroup(ofThread: tid) ?? tid
+            return TracedProcess.threadName(pid: owner, tid: tid).map(TracedProcess.vcpuIndex(threadName:)) ?? -1
         })
         do {
             try decoder.watch(events)
@@ -53,7 +69,9 @@ public enum LiveTracing {
         }
 
         let instance: TracefsInstance
-        do { instance = try TracefsInstance() } catch {
+        do {
+            if let instanceName { instance = try TracefsInstance(persistentName: instanceName) } else { instance = try TracefsInstance() }
+        } catch {
             tep_free(tep)
             throw error
         }
@@ -61,9 +79,12 @@ public enum LiveTracing {
         let reader = TracefsEventReader(instance: instance, tep: tep, decoder: decoder, watchedPid: pid)
         do {
             try instance.setClock("mono")
+            if instance.reused { notes.append("reading tracefs instance \(instance.name) kept from an earlier run") }
             if let bufferKilobytes { try instance.setBufferSize(kilobytes: bufferKilobytes) }
-            let threads = TracedProcess.threads(of: pid)
-            try instance.limitEvents(toThreads: threads.isEmpty ? [pid] : threads, followForks: true)
+            if let pid {
+                let threads = TracedProcess.threads(of: pid)
+                try instance.limitEvents(toThreads: threads.isEmpty ? [pid] : threads, followForks: true)
+            }
             for event in events { try instance.enable(system: event.system, event: event.name, filter: event.filter) }
         } catch {
             instance.destroy()

@@ -31,6 +31,15 @@ public enum TracedProcess {
         return tids.sorted()
     }
 
+    /// The process a thread belongs to (`Tgid:` in /proc/TID/status), nil when the thread is gone.
+    public static func threadGroup(ofThread tid: Int32) -> Int32? {
+        guard tid > 0, let status = readSmallFile("/proc/\(tid)/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("Tgid:") {
+            return Int32(line.dropFirst(5).trimmingSpaces)
+        }
+        return nil
+    }
+
     /// The command name of a thread (`/proc/PID/task/TID/comm`), nil when gone.
     public static func threadName(pid: Int32, tid: Int32) -> String? {
         readSmallFile("/proc/\(pid)/task/\(tid)/comm").map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }

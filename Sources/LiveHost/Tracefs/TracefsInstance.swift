@@ -32,6 +32,21 @@ public final class TracefsInstance {
         handle = h
     }
 
+    /// The instance `name` (not `encmon-<pid>-<n>`, so never removed as stale), reused with its
+    /// ring buffer when it exists: a restarted daemon reads what was traced while it was down.
+    /// `reused` says whether it existed.
+    public init(persistentName name: String) throws(TracefsError) {
+        self.name = name
+        reused = tracefs_instance_exists(name)
+        errno = 0
+        let h = reused ? tracefs_instance_alloc(nil, name) : tracefs_instance_create(name)
+        guard let h else { throw .cannotCreateInstance(name: name, errno: errno == 0 ? EIO : errno) }
+        handle = h
+    }
+
+    /// True when `init(persistentName:)` found the instance already there.
+    public private(set) var reused = false
+
     deinit { destroy() }
 
     /// Removes the instance from tracefs (its events stop with it) and frees the handle. Idempotent.
@@ -116,6 +131,8 @@ public final class TracefsInstance {
 
     /// `mono`: record timestamps in CLOCK_MONOTONIC nanoseconds, the clock live sources stamp with.
     public func setClock(_ clock: String) throws(TracefsError) {
+        // Setting the clock empties the buffer: leave a reused instance's events alone.
+        if read("trace_clock")?.contains("[\(clock)]") == true { return }
         try write(clock, to: "trace_clock")
     }
 

@@ -2,6 +2,7 @@
 import ArgumentParser
 import EncmonDaemon
 import MonitorCore
+import LiveHost
 
 extension EncmonCommand {
     struct Serve: ParsableCommand {
@@ -47,9 +48,10 @@ extension EncmonCommand {
 
         func validate() throws {
             if let m = metrics { _ = try MetricsAddress.parse(m) }
-            for e in events where e.split(separator: ":").count != 2 {
+            for e in events where WatchedEvent(hypercallLike: e) == nil {
                 throw ValidationError("--event must be SYSTEM:NAME (for example kvm:kvm_hypercall), not '\(e)'")
             }
+            guard events.count <= 1 else { throw ValidationError("--event may be given once") }
             guard journalMaxBytes >= 4096 else { throw ValidationError("--journal-max-bytes must be at least 4096, not \(journalMaxBytes)") }
             guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
                 throw ValidationError("--socket-mode must be octal, like 0660")
@@ -70,25 +72,26 @@ extension EncmonCommand {
                 c.socketGroup = (entry.pointee.gr_gid, g)
             }
             if let m = metrics { c.metrics = try MetricsAddress.parse(m) }
-            let events: any ProcessEventFeed
-            if let path = feedRecording {
-                events = RecordingFileFeed(path: path)
-            } else {
-                throw CommandFailure(message: "live tracing is not in this build yet: the daemon needs the tracefs reader "
-                                     + "(use --feed-recording FILE for tests)", exitCode: 69)
-            }
-            // VMs get a model as soon as discovery finds them, before their first event.
-            let feed = CombinedFeed([VMDiscoveryFeed(), events])
-            // Signals are taken by sigwait on this thread: block them before any thread starts.
+            // Signals are taken by sigwait on this thread: block them before any thread starts
+            // and before the tracefs instance exists, so a signal during setup still removes it.
             var set = sigset_t()
             sigemptyset(&set)
             for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, s) }
             pthread_sigmask(SIG_BLOCK, &set, nil)
+            let events: any ProcessEventFeed
+            if let path = feedRecording {
+                events = RecordingFileFeed(path: path)
+            } else {
+                events = try tracefsFeed()
+            }
+            // VMs get a model as soon as discovery finds them, before their first event.
+            let feed = CombinedFeed([VMDiscoveryFeed(), events])
             let daemon: Daemon
             do {
                 daemon = try Daemon(configuration: c, feed: feed)
                 try daemon.start()
             } catch {
+                feed.stop()
                 throw CommandFailure(message: "\(error)", exitCode: 71)
             }
             var ready = "encmon serve: listening on \(socket)"
@@ -97,7 +100,25 @@ extension EncmonCommand {
             var signal: Int32 = 0
             sigwait(&set, &signal)
             daemon.stop()
+            feed.stop()  // idempotent; makes sure the tracefs instance is gone before exit
             StandardError.write("encmon serve: stopped by signal \(signal)\n")
+        }
+
+        /// The kernel feed: one tracefs instance for every process; exit codes as the live path's.
+        private func tracefsFeed() throws -> TracefsProcessFeed {
+            let custom = try events.first.map { text in
+                guard let e = WatchedEvent(hypercallLike: text) else {
+                    throw CommandFailure(message: "--event must be SYSTEM:NAME, not '\(text)'", exitCode: 64)
+                }
+                return e
+            }
+            do {
+                let feed = try TracefsProcessFeed(customEvent: custom, instanceName: TracefsProcessFeed.instanceName(stateDirectory: stateDir))
+                for note in feed.notes { StandardError.write("encmon serve: \(note)\n") }
+                return feed
+            } catch {
+                throw CommandFailure(message: "\(error)", exitCode: LiveExit.code(for: error))
+            }
         }
     }
 }
