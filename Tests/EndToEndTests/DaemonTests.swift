@@ -126,6 +126,32 @@ import Testing
         #expect(bad.stderr.contains("--metrics must be HOST:PORT"))
     }
 
+    /// `encmon --vm ID` without `--connect` shows the daemon's view when the daemon tracks that VM,
+    /// and traces directly (here: refused, the stand-in holds no VM) when it does not.
+    @Test func vmUsesTheDaemonWhenItTracksTheVM() throws {
+        let tmp = TemporaryDirectory("daemon-vm-fallback")
+        let daemon = DaemonUnderTest(directory: tmp.path)
+        try daemon.start()
+        defer { _ = daemon.stop() }
+        let vm = try Spawned("/bin/sleep", ["600"], logDirectory: tmp.path, name: "vm")
+        let other = try Spawned("/bin/sleep", ["600"], logDirectory: tmp.path, name: "other")
+        daemon.feed.append(FeedFile.conversions(pid: vm.pid, count: 5, start: 1, seed: 11))
+        _ = try daemon.waitForEvents(pid: vm.pid, 5)
+        let env = ["ENCMON_DAEMON_SOCKET": daemon.socket]
+        let tracked = try run(Built.encmon, ["--vm", String(vm.pid), "--json"], environment: env)
+        #expect(tracked.status == 0, "\(tracked.stderr)")
+        #expect(tracked.stdout.contains("\"events\": 5"), "\(tracked.stdout)")
+        #expect(tracked.stdout.contains("\"kind\": \"daemon\""), "\(tracked.stdout)")
+        // A process the daemon does not track: a note, then direct tracing, which refuses a non-VM.
+        let untracked = try run(Built.encmon, ["--vm", String(other.pid), "--json"], environment: env)
+        #expect(untracked.stderr.contains("tracing directly"), "\(untracked.stderr)")
+        #expect(untracked.status == 68 || untracked.status == 77, "\(untracked.status): \(untracked.stderr)")
+        // No socket at the path: direct tracing without a note.
+        let none = try run(Built.encmon, ["--vm", String(other.pid), "--json"], environment: ["ENCMON_DAEMON_SOCKET": tmp.path + "/absent.sock"])
+        #expect(!none.stderr.contains("daemon"), "\(none.stderr)")
+        #expect(none.status == 68 || none.status == 77, "\(none.status): \(none.stderr)")
+    }
+
     @Test(.enabled(if: isRoot, "needs root to run a client as another user (setpriv)"))
     func clientOutsideTheSocketGroupIsRefused() throws {
         let tmp = TemporaryDirectory("daemon-group")

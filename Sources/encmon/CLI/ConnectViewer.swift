@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import EncmonDaemon
 import MonitorCore
@@ -12,13 +13,34 @@ struct DaemonViewerOptions: ParsableArguments {
 /// `encmon --connect SOCKET [--vm ID]`: a VM as the daemon tracks it, on the screen, as batch
 /// text, or (`--json`) as one summary of its state now.
 func runConnectedViewer(socket: String, vm: String?, display: DisplayOptions, json: Bool) throws {
-    let selector: ProcessSelector? = vm.map { Int32($0).map { $0 > 0 ? .pid($0) : .name(vm!) } ?? .name($0) }
     let source: DaemonClientSource
     do {
-        source = try DaemonClientSource(socketPath: socket, vm: selector)
+        source = try DaemonClientSource(socketPath: socket, vm: daemonSelector(vm))
     } catch let e as DaemonClientError {
         throw CommandFailure(message: "\(e)", exitCode: e.exitCode)
     }
+    try runConnectedViewer(source, display: display, json: json)
+}
+
+private func daemonSelector(_ vm: String?) -> ProcessSelector? {
+    vm.map { Int32($0).map { $0 > 0 ? .pid($0) : .name(vm!) } ?? .name($0) }
+}
+
+/// `encmon --vm ID` without `--connect`: the daemon's view when its socket is there and it tracks
+/// that VM (no root needed, and it knew the VM from its start); nil when encmon must trace directly.
+/// `ENCMON_DAEMON_SOCKET` names another socket than `encmon serve`'s default.
+func daemonSourceIfTracked(vm: String) -> DaemonClientSource? {
+    let socket = ProcessInfo.processInfo.environment["ENCMON_DAEMON_SOCKET"] ?? "/run/encmon/encmon.sock"
+    guard FileManager.default.fileExists(atPath: socket) else { return nil }
+    do {
+        return try DaemonClientSource(socketPath: socket, vm: daemonSelector(vm))
+    } catch {
+        StandardError.write("encmon: note: the encmon daemon at \(socket) cannot show '\(vm)' (\(error)); tracing directly\n")
+        return nil
+    }
+}
+
+func runConnectedViewer(_ source: DaemonClientSource, display: DisplayOptions, json: Bool) throws {
     // The daemon's model carries its own configuration (region cap, churn window).
     var monitor = source.initialModel
     if json {

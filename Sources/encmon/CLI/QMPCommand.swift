@@ -90,6 +90,11 @@ extension EncmonCommand {
             if let socket = daemon.socket {
                 return try runConnectedViewer(socket: socket, vm: live.vm, display: display, json: live.json)
             }
+            // Without --connect, `--vm ID` shows the daemon's view when the daemon tracks that VM.
+            if let vm = live.vm, live.event == nil, live.record == nil, live.bufferSize == nil, qmp.socketPath == nil,
+               let tracked = daemonSourceIfTracked(vm: vm) {
+                return try runConnectedViewer(tracked, display: display, json: live.json)
+            }
             if live.vm != nil { return try live.run(display: display, model: model, qmp: qmp) }
             guard qmp.socketPath != nil else { throw CleanExit.helpRequest(EncmonCommand.self) }
             try EncmonCommand.runQMPOnly(qmp, output: QMPOutputOptions(json: live.json, record: live.record),
