@@ -185,26 +185,11 @@ import Testing
 
 /// posix_spawn with output to /dev/null, unblocked signals and default dispositions.
 func spawnQuietly(_ path: String, _ arguments: [String]) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var none = sigset_t(); sigemptyset(&none)
-    var all = sigset_t(); sigfillset(&all)
-    posix_spawnattr_setsigmask(&attr, &none)
-    posix_spawnattr_setsigdefault(&attr, &all)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let argv = ([path] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
-    guard rc == 0 else { throw SpawnError(path: path, code: rc) }
-    return pid
+    try spawnWithDefaultSignals(path, arguments, environment: nil) { actions in
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    }
 }
 
 /// scripts/helpers/kvm-out-loop.c built with gcc and started in the background; always killed.
@@ -222,25 +207,17 @@ final class TestVM {
         guard gcc.status == 0 else { throw SpawnError(path: "gcc: \(gcc.stderr)", code: 0) }
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnError(path: "pipe", code: errno) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t(); sigemptyset(&none)
-        var all = sigset_t(); sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, binary, &actions, &attr, argv, environ)
+        let child: pid_t
+        do {
+            child = try spawnWithDefaultSignals(binary, arguments, environment: nil) { actions in
+                posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+                posix_spawn_file_actions_addclose(&actions, fds[0])
+            }
+        } catch {
+            close(fds[1]); close(fds[0])
+            throw error
+        }
         close(fds[1])
-        guard rc == 0 else { close(fds[0]); throw SpawnError(path: binary, code: rc) }
         let handle = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
         var line = Data()
         while let byte = try handle.read(upToCount: 1), let b = byte.first, b != 10 { line.append(b) }

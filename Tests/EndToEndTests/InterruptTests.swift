@@ -34,28 +34,15 @@ import Testing
         let line = "       CPU 2/KVM-40517   [007] d..1.  9051.204113: kvm_hypercall: nr 0xc a0 0x6a2f3000 a1 0x2 a2 0x0 a3 0x0\n"
         _ = Array(line.utf8).withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
 
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t(); sigemptyset(&none)
-        var all = sigset_t(); sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let arguments: [String] = [Built.encmon, "replay", fifo, "-b"]
         let environment: [String] = ["PATH=/usr/bin:/bin", "TERM=dumb", "HOME=/tmp"]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, Built.encmon, &actions, &attr, argv, envp)
-        guard spawned == 0 else {
-            Issue.record("cannot run \(Built.encmon): errno \(spawned)")
+        let pid: pid_t
+        do {
+            pid = try spawnWithDefaultSignals(Built.encmon, ["replay", fifo, "-b"], environment: environment) { actions in
+                posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            }
+        } catch {
+            Issue.record("\(error)")
             return
         }
 

@@ -200,30 +200,19 @@ final class Child {
         errPath = "/tmp/encmon-child-\(getpid())-\(tag).err"
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnError(path: path, code: errno) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
-        posix_spawn_file_actions_addclose(&actions, fds[1])
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t(); sigemptyset(&none)
-        var all = sigset_t(); sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "HOME=/tmp", "TERM=dumb"]
-        let argv = ([path] + args).map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var p: pid_t = 0
-        let rc = posix_spawn(&p, path, &actions, &attr, argv, envp)
+        do {
+            pid = try spawnWithDefaultSignals(path, args, environment: env) { [outPath, errPath] actions in
+                posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
+                posix_spawn_file_actions_addclose(&actions, fds[1])
+                posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+                posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            }
+        } catch {
+            close(fds[0]); close(fds[1])
+            throw error
+        }
         close(fds[0])
-        guard rc == 0 else { close(fds[1]); throw SpawnError(path: path, code: rc) }
-        pid = p
         stdinFD = fds[1]
     }
 

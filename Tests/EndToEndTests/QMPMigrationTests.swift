@@ -75,28 +75,12 @@ final class ChildProcess {
     private var reaped = false
 
     init(_ path: String, _ args: [String], stdout: String = "/dev/null", stderr: String = "/dev/null") throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t(); sigemptyset(&none)
-        var all = sigset_t(); sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([path] + args).map { strdup($0) } + [nil]
         let environment: [String] = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", "TERM=dumb"]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var p: pid_t = 0
-        let rc = posix_spawn(&p, path, &actions, &attr, argv, envp)
-        guard rc == 0 else { throw QMPTestFailure("cannot run \(path): \(rc)") }
-        pid = p
+        pid = try spawnWithDefaultSignals(path, args, environment: environment) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
     }
 
     /// Sends `signal` and returns the exit status (128 + signal when killed by one). A child

@@ -1,0 +1,33 @@
+import SystemLibc
+
+/// posix_spawn with an empty signal mask and default dispositions: a child of the Swift Testing
+/// runner otherwise inherits its blocked signals (swift-ncurses-notes G7). `redirect` adds the
+/// child's file actions; a nil `environment` passes this process's own.
+func spawnWithDefaultSignals(_ path: String, _ args: [String], environment: [String]?,
+                             redirect: (inout posix_spawn_file_actions_t) -> Void) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    redirect(&actions)
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var none = sigset_t(); sigemptyset(&none)
+    var all = sigset_t(); sigfillset(&all)
+    posix_spawnattr_setsigmask(&attr, &none)
+    posix_spawnattr_setsigdefault(&attr, &all)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let argv = ([path] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let rc: Int32
+    if let environment {
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
+        rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
+    } else {
+        rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
+    }
+    guard rc == 0 else { throw SpawnError(path: path, code: rc) }
+    return pid
+}
