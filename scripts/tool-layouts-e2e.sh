@@ -9,11 +9,8 @@
 set -euo pipefail
 BIN=${1:?usage: tool-layouts-e2e.sh ENCMON_BINARY}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
-TRACEFS=/sys/kernel/tracing
-[ "$(id -u)" = 0 ] || { echo "FAIL - needs root for tracefs"; echo "0 passed, 1 failed"; exit 1; }
-if [ ! -e "$TRACEFS/uprobe_events" ]; then
-  mount -t tracefs nodev "$TRACEFS" 2>/dev/null || { echo "FAIL - cannot mount tracefs at $TRACEFS"; echo "0 passed, 1 failed"; exit 1; }
-fi
+. "$(dirname "$0")/lib/uprobe-standin.sh"
+require_tracefs
 WORK=$(mktemp -d /tmp/encmon-layouts.XXXXXX)
 INSTANCE="encmon-layouts-$$"
 GROUP="encmon_layouts"
@@ -55,19 +52,7 @@ int main(void) {
 }
 C
 gcc -O1 -pthread -o "$WORK/guest" "$WORK/guest.c"
-OFFSET=$(python3 - "$WORK/guest" <<'PY'
-import subprocess, sys
-path = sys.argv[1]
-sym = [l.split() for l in subprocess.run(["nm", path], capture_output=True, text=True).stdout.splitlines()]
-addr = next(int(s[0], 16) for s in sym if len(s) == 3 and s[2] == "kvm_hypercall_standin")
-for l in subprocess.run(["readelf", "-lW", path], capture_output=True, text=True).stdout.splitlines():
-    f = l.split()
-    if f and f[0] == "LOAD":
-        off, vaddr, filesz = int(f[1], 16), int(f[2], 16), int(f[4], 16)
-        if vaddr <= addr < vaddr + filesz:
-            print(hex(addr - vaddr + off)); break
-PY
-)
+OFFSET=$(standin_offset "$WORK/guest" kvm_hypercall_standin)
 echo "p:$GROUP/$EVENT $WORK/guest:$OFFSET nr=%di:u64 a0=%si:u64 a1=%dx:u64 a2=%cx:u64 a3=%r8:u64" >> "$TRACEFS/uprobe_events"
 I="$TRACEFS/instances/$INSTANCE"
 mkdir "$I"

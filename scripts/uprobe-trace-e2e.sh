@@ -7,11 +7,8 @@
 set -euo pipefail
 BIN=${1:?usage: uprobe-trace-e2e.sh ENCMON_BINARY}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
-TRACEFS=/sys/kernel/tracing
-[ "$(id -u)" = 0 ] || { echo "FAIL - needs root for tracefs"; echo "0 passed, 1 failed"; exit 1; }
-if [ ! -e "$TRACEFS/uprobe_events" ]; then
-  mount -t tracefs nodev "$TRACEFS" 2>/dev/null || { echo "FAIL - cannot mount tracefs at $TRACEFS"; echo "0 passed, 1 failed"; exit 1; }
-fi
+. "$(dirname "$0")/lib/uprobe-standin.sh"
+require_tracefs
 WORK=$(mktemp -d /tmp/encmon-uprobe.XXXXXX)
 INSTANCE="encmon-e2e-$$"
 GROUP="encmon_e2e"
@@ -42,21 +39,7 @@ int main(void) {
 }
 C
 gcc -O1 -o "$WORK/guest" "$WORK/guest.c"
-# File offset of the function: symbol address minus its segment's address plus the segment's offset.
-OFFSET=$(python3 - "$WORK/guest" <<'PY'
-import subprocess, sys
-path = sys.argv[1]
-sym = [l.split() for l in subprocess.run(["nm", path], capture_output=True, text=True).stdout.splitlines()]
-addr = next(int(s[0], 16) for s in sym if len(s) == 3 and s[2] == "kvm_hypercall_standin")
-out = subprocess.run(["readelf", "-lW", path], capture_output=True, text=True).stdout.splitlines()
-for l in out:
-    f = l.split()
-    if f and f[0] == "LOAD":
-        off, vaddr, filesz = int(f[1], 16), int(f[2], 16), int(f[4], 16)
-        if vaddr <= addr < vaddr + filesz:
-            print(hex(addr - vaddr + off)); break
-PY
-)
+OFFSET=$(standin_offset "$WORK/guest" kvm_hypercall_standin)
 echo "p:$GROUP/$EVENT $WORK/guest:$OFFSET nr=%di:u64 a0=%si:u64 a1=%dx:u64 a2=%cx:u64 a3=%r8:u64" >> "$TRACEFS/uprobe_events"
 mkdir "$TRACEFS/instances/$INSTANCE"
 echo 1 > "$TRACEFS/instances/$INSTANCE/events/$GROUP/$EVENT/enable"

@@ -1,0 +1,29 @@
+# Shared by the uprobe stand-in scripts (sourced, not run): root and a mounted tracefs, and the
+# file offset a uprobe definition needs.
+TRACEFS=/sys/kernel/tracing
+
+# Root and tracefs, mounting it when needed; otherwise one failed check and exit 1.
+require_tracefs() {
+  [ "$(id -u)" = 0 ] || { echo "FAIL - needs root for tracefs"; echo "0 passed, 1 failed"; exit 1; }
+  if [ ! -e "$TRACEFS/uprobe_events" ]; then
+    mount -t tracefs nodev "$TRACEFS" 2>/dev/null || { echo "FAIL - cannot mount tracefs at $TRACEFS"; echo "0 passed, 1 failed"; exit 1; }
+  fi
+}
+
+# standin_offset BINARY SYMBOL: the symbol's file offset (its address minus its segment's address
+# plus the segment's offset), as a uprobe's PATH:OFFSET wants it.
+standin_offset() {
+  python3 - "$1" "$2" <<'PY'
+import subprocess, sys
+path, symbol = sys.argv[1], sys.argv[2]
+sym = [l.split() for l in subprocess.run(["nm", path], capture_output=True, text=True).stdout.splitlines()]
+addr = next(int(s[0], 16) for s in sym if len(s) == 3 and s[2] == symbol)
+out = subprocess.run(["readelf", "-lW", path], capture_output=True, text=True).stdout.splitlines()
+for l in out:
+    f = l.split()
+    if f and f[0] == "LOAD":
+        off, vaddr, filesz = int(f[1], 16), int(f[2], 16), int(f[4], 16)
+        if vaddr <= addr < vaddr + filesz:
+            print(hex(addr - vaddr + off)); break
+PY
+}
