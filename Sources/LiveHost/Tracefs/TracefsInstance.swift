@@ -60,10 +60,11 @@ public final class TracefsInstance {
     }
 
     /// The kernel refuses `rmdir` (EBUSY) while any file of the instance is open, even briefly by
-    /// another reader of tracefs: retry for up to a second rather than leave the instance behind.
+    /// another reader of tracefs: retry for up to five seconds rather than leave the instance
+    /// behind (one second was once too short on a loaded 2-core machine).
     @discardableResult
     static func destroyRetryingWhileBusy(_ h: OpaquePointer) -> Bool {
-        for _ in 0..<50 {
+        for _ in 0..<250 {
             errno = 0
             if tracefs_instance_destroy(h) == 0 { return true }
             guard errno == EBUSY else { return false }
