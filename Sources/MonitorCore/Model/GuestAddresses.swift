@@ -38,13 +38,18 @@ public struct PageRange: Hashable, Sendable, CustomStringConvertible {
         return lo < hi ? PageRange(lower: lo, upper: hi) : PageRange(lower: lo, upper: lo)
     }
 
-    public var description: String { "\(Hex.address(lower << GuestPage.shift))-\(Hex.address(upper << GuestPage.shift))" }
+    public var description: String { "\(Hex.pageAddress(lower))-\(Hex.pageAddress(upper))" }
 }
 
 /// Formatting helpers shared by text output and JSON.
 public enum Hex {
     /// `0x1f018000`
     public static func address(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+    /// The byte address where `page` starts; `PageRange.maxPage` (2^64, one past the last byte)
+    /// prints as `0x10000000000000000` instead of wrapping to `0x0`.
+    public static func pageAddress(_ page: UInt64) -> String {
+        page >= PageRange.maxPage ? "0x1" + String(repeating: "0", count: 16) : address(page << GuestPage.shift)
+    }
 }
 
 /// Sizes for humans: 4.0 KiB, 64 MiB, 1.5 GiB (binary units, like `free -h`).

@@ -159,7 +159,7 @@ public enum MonitorSummary {
         if t.reservedAttributeBitCalls > 0 || t.beyondAddressSpaceCalls > 0 {
             row("applied anomalies", "reserved attribute bits \(t.reservedAttributeBitCalls), beyond 64-bit space \(t.beyondAddressSpaceCalls)")
         }
-        row("shared now", "\(ByteFormat.human(GuestPage.bytes(s.regions.sharedPages))) in \(s.regions.count) regions"
+        row("shared now", "\(ByteFormat.human(GuestPage.bytes(s.regions.sharedPages))) in \(s.regions.count) region\(s.regions.count == 1 ? "" : "s")"
             + (s.regions.isApproximate ? " (APPROXIMATE: region cap reached)" : ""))
         row("guest span", "\(s.guestSpan) (\(ByteFormat.human(s.guestSpan.byteCount)))")
         let unit = source.timeInSeconds ? "s" : "time unit (unknown)"

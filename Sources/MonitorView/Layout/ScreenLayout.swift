@@ -57,114 +57,99 @@ public struct ScreenLayout: Sendable, Hashable {
 
         let headerRows = natural || height >= 12 ? 2 : 1
         let footerRows = !natural && height >= 16 ? 1 : 0
-        let migrationActive = snapshot.migration.isActive
-        let window = state.effectiveWindow(span: snapshot.guestSpan)
         let sideBySide = width >= sideBySideWidth && (natural || height >= 20)
         let leftWidth = min(max(64, width * 45 / 100), 90)
-        let rightWidth = width - leftWidth - 1
-        let columnWidth = sideBySide ? rightWidth : width
-
-        // What each panel needs and wants.
-        let ratesNatural = 1 + RatesPanel.lineCount(snapshot: snapshot)
-        let costNatural = 1 + CostPanel.lineCount(snapshot: snapshot, width: columnWidth)
-        let passTable = migrationActive ? MigrationPanel.passTableRows(snapshot: snapshot) : 0
-        let migrationSummary = migrationActive ? 1 + max(1, MigrationPanel.summaryLines(snapshot: snapshot, width: columnWidth, table: passTable > 0)) : 0
-        let migrationNatural = migrationSummary + (passTable > 0 ? 1 + passTable : 0)
-        // While a migration runs, its resync figures are the point of the screen: the panel
-        // (summary, table header and up to three passes) outranks the region list and the
-        // tracking cost, which give up their rows first.
-        let migrationMin = min(migrationNatural, migrationSummary + (passTable > 0 ? 1 + min(3, passTable) : 0))
-        let regionNatural = 2 + min(max(1, snapshot.regions.count), natural ? 20 : 12)
-        let labelWidth = width >= 48 ? Hex.address(max(1, window.upper) << GuestPage.shift).count + 1 : 0
-        let mapColumns = width - labelWidth
-        let mapRowsWanted = mapColumns > 0 ? Int(min(UInt64(natural ? 8 : 64), (window.count + UInt64(mapColumns) - 1) / UInt64(mapColumns))) : 1
-        let mapNatural = 2 + max(1, min(natural ? 8 : 4, mapRowsWanted))
-        let mapMax = 2 + max(1, mapRowsWanted)
-
-        // Cells are a power of two in size, so the rows the map gets may hold more than it fills.
-        func mapRowsUsed(_ rows: Int) -> Int {
-            guard rows > 3, mapColumns > 0 else { return rows }
-            let g = MapGeometry(window: window, x: 0, y: 0, columns: mapColumns, rows: rows - 2, labelWidth: labelWidth)
-            return 2 + max(1, g.usedRows)
-        }
-
-        var y = 0
+        let demand = PanelDemand(width: width, columnWidth: sideBySide ? width - leftWidth - 1 : width,
+                                 snapshot: snapshot, state: state, natural: natural)
         l.header = PanelRect(x: 0, y: 0, width: width, height: headerRows)
-        y += headerRows
         let bodyRows = natural ? Int.max / 4 : height - headerRows - footerRows
-
-        func place(_ id: Slot.ID, _ r: PanelRect) {
-            switch id {
-            case .map: l.map = r
-            case .regions: l.regions = r
-            case .rates: l.rates = r
-            case .cost: l.cost = r
-            case .migration: l.migration = r
-            case .bottom: break
-            }
-        }
-
-        if sideBySide {
-            // A running migration goes on top of the right column: it is what the screen is for.
-            var right: [Slot] = []
-            if migrationActive {
-                right.append(Slot(.migration, min: migrationMin, natural: migrationNatural, rank: 4))
-            }
-            right.append(Slot(.rates, min: 3, natural: ratesNatural, rank: 3))
-            right.append(Slot(.cost, min: 2, natural: costNatural, rank: 1))
-            let rightNatural = right.reduce(0) { $0 + $1.natural }
-            let bottomNatural = natural ? max(regionNatural, rightNatural) : max(regionNatural, rightNatural)
-            let top = Slot.allocate([Slot(.map, min: 3, natural: mapNatural, rank: 9, grow: 2, max: mapMax),
-                                     Slot(.bottom, min: 3, natural: bottomNatural, rank: 8, grow: 3,
-                                          max: max(2 + max(1, snapshot.regions.count), rightNatural))],
-                                    rows: natural ? mapNatural + bottomNatural : bodyRows)
-            guard let allotted = top[.map] else { l.tooSmall = true; return l }
-            let mapRows = mapRowsUsed(allotted)
-            place(.map, PanelRect(x: 0, y: y, width: width, height: mapRows)); y += mapRows
-            if let b = top[.bottom] {
-                let bottom = b + allotted - mapRows
-                l.regions = PanelRect(x: 0, y: y, width: leftWidth, height: natural ? regionNatural : bottom)
-                let got = Slot.allocate(right, rows: bottom)
-                var ry = y
-                for s in right { if let h = got[s.id] { place(s.id, PanelRect(x: leftWidth + 1, y: ry, width: rightWidth, height: h)); ry += h } }
-                y += natural ? max(regionNatural, ry - y) : bottom
-            }
-        } else {
-            var slots = [Slot(.map, min: 3, natural: mapNatural, rank: 10, grow: 2, max: mapMax),
-                         Slot(.regions, min: 3, natural: regionNatural, rank: 8, grow: 3, max: 2 + max(1, snapshot.regions.count)),
-                         Slot(.rates, min: 3, natural: min(ratesNatural, natural ? 99 : 5), rank: 3, max: ratesNatural)]
-            if migrationActive {
-                slots.append(Slot(.migration, min: migrationMin, natural: migrationNatural, rank: 9))
-            }
-            slots.append(Slot(.cost, min: 2, natural: costNatural, rank: 1))
-            var got = Slot.allocate(slots, rows: natural ? slots.reduce(0) { $0 + $1.natural } : bodyRows)
-            guard let allotted = got[.map] else { l.tooSmall = true; return l }
-            // Rows the map does not fill go to the panels below, up to what they can show.
-            var spare = allotted - mapRowsUsed(allotted)
-            if !natural && spare > 0 {
-                got[.map] = allotted - spare
-                for s in slots where s.id != .map && spare > 0 {
-                    guard let h = got[s.id] else { continue }
-                    let add = min(spare, s.max - h)
-                    if add > 0 { got[s.id] = h + add; spare -= add }
-                }
-                got[.map]! += spare
-            } else if natural {
-                got[.map] = allotted - spare
-            }
-            for s in slots { if let h = got[s.id] { place(s.id, PanelRect(x: 0, y: y, width: width, height: h)); y += h } }
-        }
+        let placed = sideBySide
+            ? l.placeSideBySide(demand, top: headerRows, rows: bodyRows, leftWidth: leftWidth, natural: natural)
+            : l.placeStacked(demand, top: headerRows, rows: bodyRows, natural: natural)
+        guard let bottom = placed else { l.tooSmall = true; return l }
         if let m = l.migration {
-            l.migrationPassRows = min(passTable, max(0, m.height - migrationSummary - 1))
+            l.migrationPassRows = min(demand.passTable, max(0, m.height - demand.migrationSummary - 1))
         }
         if footerRows > 0 { l.footer = PanelRect(x: 0, y: height - 1, width: width, height: 1) }
         if let m = l.map {
-            let rows = max(0, m.height - 2)
-            l.mapGeometry = MapGeometry(window: window, x: m.x + labelWidth, y: m.y + 1,
-                                        columns: m.width - labelWidth, rows: rows, labelWidth: labelWidth)
+            l.mapGeometry = MapGeometry(window: demand.window, x: m.x + demand.labelWidth, y: m.y + 1,
+                                        columns: m.width - demand.labelWidth, rows: max(0, m.height - 2),
+                                        labelWidth: demand.labelWidth)
         }
-        if natural { l = l.withHeight(y) }
+        if natural { l = l.withHeight(bottom) }
         return l
+    }
+
+    private mutating func place(_ id: Slot.ID, _ r: PanelRect) {
+        switch id {
+        case .map: map = r
+        case .regions: regions = r
+        case .rates: rates = r
+        case .cost: cost = r
+        case .migration: migration = r
+        case .bottom: break
+        }
+    }
+
+    /// Map across the top; below it the region table on the left, a column of panels on the right.
+    /// Returns the row below the last panel, or nil when not even the map fits.
+    private mutating func placeSideBySide(_ d: PanelDemand, top: Int, rows: Int, leftWidth: Int, natural: Bool) -> Int? {
+        // A running migration goes on top of the right column: it is what the screen is for.
+        var right: [Slot] = []
+        if d.migrationActive {
+            right.append(Slot(.migration, min: d.migrationMin, natural: d.migrationNatural, rank: 4))
+        }
+        right.append(Slot(.rates, min: 3, natural: d.ratesNatural, rank: 3))
+        right.append(Slot(.cost, min: 2, natural: d.costNatural, rank: 1))
+        let rightNatural = right.reduce(0) { $0 + $1.natural }
+        let bottomNatural = max(d.regionNatural, rightNatural)
+        let split = Slot.allocate([Slot(.map, min: 3, natural: d.mapNatural, rank: 9, grow: 2, max: d.mapMax),
+                                   Slot(.bottom, min: 3, natural: bottomNatural, rank: 8, grow: 3,
+                                        max: max(d.regionMax, rightNatural))],
+                                  rows: natural ? d.mapNatural + bottomNatural : rows)
+        guard let allotted = split[.map] else { return nil }
+        var y = top
+        let mapRows = d.mapRowsUsed(allotted)
+        place(.map, PanelRect(x: 0, y: y, width: width, height: mapRows)); y += mapRows
+        guard let b = split[.bottom] else { return y }
+        let bottom = b + allotted - mapRows
+        regions = PanelRect(x: 0, y: y, width: leftWidth, height: natural ? d.regionNatural : bottom)
+        let got = Slot.allocate(right, rows: bottom)
+        var ry = y
+        for s in right {
+            if let h = got[s.id] { place(s.id, PanelRect(x: leftWidth + 1, y: ry, width: width - leftWidth - 1, height: h)); ry += h }
+        }
+        return y + (natural ? max(d.regionNatural, ry - y) : bottom)
+    }
+
+    /// Every panel full width, one under another. Returns the row below the last panel, or nil
+    /// when not even the map fits.
+    private mutating func placeStacked(_ d: PanelDemand, top: Int, rows: Int, natural: Bool) -> Int? {
+        var slots = [Slot(.map, min: 3, natural: d.mapNatural, rank: 10, grow: 2, max: d.mapMax),
+                     Slot(.regions, min: 3, natural: d.regionNatural, rank: 8, grow: 3, max: d.regionMax),
+                     Slot(.rates, min: 3, natural: min(d.ratesNatural, natural ? 99 : 5), rank: 3, max: d.ratesNatural)]
+        if d.migrationActive {
+            slots.append(Slot(.migration, min: d.migrationMin, natural: d.migrationNatural, rank: 9))
+        }
+        slots.append(Slot(.cost, min: 2, natural: d.costNatural, rank: 1))
+        var got = Slot.allocate(slots, rows: natural ? slots.reduce(0) { $0 + $1.natural } : rows)
+        guard let allotted = got[.map] else { return nil }
+        // Rows the map does not fill go to the panels below, up to what they can show.
+        var spare = allotted - d.mapRowsUsed(allotted)
+        if !natural && spare > 0 {
+            got[.map] = allotted - spare
+            for s in slots where s.id != .map && spare > 0 {
+                guard let h = got[s.id] else { continue }
+                let add = min(spare, s.max - h)
+                if add > 0 { got[s.id] = h + add; spare -= add }
+            }
+            got[.map]! += spare
+        } else if natural {
+            got[.map] = allotted - spare
+        }
+        var y = top
+        for s in slots { if let h = got[s.id] { place(s.id, PanelRect(x: 0, y: y, width: width, height: h)); y += h } }
+        return y
     }
 
     private init(width: Int, height: Int) { self.width = width; self.height = height }
@@ -175,6 +160,45 @@ public struct ScreenLayout: Sendable, Hashable {
         c.regions = regions; c.rates = rates; c.cost = cost; c.migration = migration
         c.footer = footer; c.migrationPassRows = migrationPassRows
         return c
+    }
+}
+
+/// What each panel needs and wants for one snapshot at one width, before any rows are shared out.
+struct PanelDemand {
+    let window: PageRange
+    let migrationActive: Bool
+    let labelWidth, mapColumns: Int
+    let ratesNatural, costNatural, regionNatural, regionMax, mapNatural, mapMax: Int
+    let passTable, migrationSummary, migrationNatural, migrationMin: Int
+
+    init(width: Int, columnWidth: Int, snapshot: MonitorSnapshot, state: ViewState, natural: Bool) {
+        window = state.effectiveWindow(span: snapshot.guestSpan)
+        migrationActive = snapshot.migration.isActive
+        ratesNatural = 1 + RatesPanel.lineCount(snapshot: snapshot)
+        costNatural = 1 + CostPanel.lineCount(snapshot: snapshot, width: columnWidth)
+        passTable = migrationActive ? MigrationPanel.passTableRows(snapshot: snapshot) : 0
+        migrationSummary = migrationActive
+            ? 1 + max(1, MigrationPanel.summaryLines(snapshot: snapshot, width: columnWidth, table: passTable > 0)) : 0
+        migrationNatural = migrationSummary + (passTable > 0 ? 1 + passTable : 0)
+        // While a migration runs, its resync figures are the point of the screen: the panel
+        // (summary, table header and up to three passes) outranks the region list and the
+        // tracking cost, which give up their rows first.
+        migrationMin = min(migrationNatural, migrationSummary + (passTable > 0 ? 1 + min(3, passTable) : 0))
+        regionNatural = 2 + min(max(1, snapshot.regions.count), natural ? 20 : 12)
+        regionMax = 2 + max(1, snapshot.regions.count)
+        labelWidth = width >= 48 ? Hex.pageAddress(max(1, window.upper)).count + 1 : 0
+        mapColumns = width - labelWidth
+        let wanted = mapColumns > 0
+            ? Int(min(UInt64(natural ? 8 : 64), (window.count + UInt64(mapColumns) - 1) / UInt64(mapColumns))) : 1
+        mapNatural = 2 + max(1, min(natural ? 8 : 4, wanted))
+        mapMax = 2 + max(1, wanted)
+    }
+
+    /// Cells are a power of two in size, so the rows the map gets may hold more than it fills.
+    func mapRowsUsed(_ rows: Int) -> Int {
+        guard rows > 3, mapColumns > 0 else { return rows }
+        let g = MapGeometry(window: window, x: 0, y: 0, columns: mapColumns, rows: rows - 2, labelWidth: labelWidth)
+        return 2 + max(1, g.usedRows)
     }
 }
 

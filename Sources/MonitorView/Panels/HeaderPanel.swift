@@ -33,7 +33,7 @@ enum HeaderPanel {
 
         var second: [(String, CellStyle)] = []
         second.append(("events \(DisplayFormat.count(s.totals.events))", .plain))
-        second.append(("shared \(DisplayFormat.pagesAsBytes(s.regions.sharedPages)) in \(DisplayFormat.count(UInt64(s.regions.count))) regions", theme.value))
+        second.append(("shared \(DisplayFormat.pagesAsBytes(s.regions.sharedPages)) in \(DisplayFormat.count(UInt64(s.regions.count))) region\(s.regions.count == 1 ? "" : "s")", theme.value))
         if source.malformedLines > 0 { second.append(("malformed lines \(source.malformedLines)", theme.warning)) }
         if let lost = s.totals.lossText(sourceDropped: source.droppedEvents) { second.append(("lost events \(lost)", theme.warning)) }
         // Dropped by encmon itself when the model side fell behind a live (push) source.

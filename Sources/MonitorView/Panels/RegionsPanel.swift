@@ -35,7 +35,7 @@ enum RegionsPanel {
         }
         guard rect.height >= 2 else { return }
 
-        let aw = max(10, Hex.address(s.guestSpan.upper << GuestPage.shift).count)
+        let aw = max(10, Hex.pageAddress(s.guestSpan.upper).count)
         var cols = columns(addressWidth: aw)
         // Narrow panels lose columns from the right.
         while cols.count > 1 && 1 + cols.reduce(0, { $0 + $1.width + 1 }) > rect.width + 1 { cols.removeLast() }

@@ -8,6 +8,14 @@ import Testing
         #expect(r.count == 2)
     }
 
+    /// The end of the 64-bit space is 2^64: it must print as such, not wrap to `0x0`.
+    @Test func describesTheEndOfTheAddressSpaceWithoutWrapping() {
+        let top = PageRange(lower: PageRange.maxPage - 1, upper: PageRange.maxPage)
+        #expect(top.description == "0xfffffffffffff000-0x10000000000000000")
+        #expect(PageRange(first: 0x1f018, count: 2).description == "0x1f018000-0x1f01a000")
+        #expect(Hex.pageAddress(0) == "0x0")
+    }
+
     @Test func mapGPARangeValidation() {
         let ok = MapGPARangeRequest(gpa: 0x1f018000, pageCount: 1, attributes: 0).event(time: 1, path: .hypercall)
         guard case .conversion(let c) = ok else { Issue.record("expected conversion"); return }
