@@ -145,6 +145,17 @@ struct LiveTracingTests {
         #expect(r.stdout.contains(" passed, 0 failed"), "\(r.stdout)")
     }
 
+    /// `--vm NAME` on the screen (scripts/live-reattach-e2e.sh): the VM exits, the header says
+    /// "VM exited" and "waiting for NAME to return" with the final state kept; a new VM of that
+    /// name is attached (new instance, its pid, model reset); a pid run does not wait.
+    @Test(.enabled(if: access("/usr/bin/tmux", X_OK) == 0 && access("/dev/kvm", R_OK | W_OK) == 0,
+                   "needs tmux and /dev/kvm (the stand-in VM holds a real KVM VM so discovery finds it by name)"))
+    func liveScreenReattachesByName() throws {
+        let r = try run("/usr/bin/timeout", ["-k", "10", "180", "/bin/bash", Built.repositoryRoot + "/scripts/live-reattach-e2e.sh", Built.encmon])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains(" passed, 0 failed"), "\(r.stdout)")
+    }
+
     @Test func recordWritesAReplayableRecording() throws {
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }

@@ -66,7 +66,7 @@ private final class ReaderBox: @unchecked Sendable {
             }
         })
         if ending == .processExited {
-            context.updateStatus { $0.position = "VM exited; " + $0.position }
+            context.updateStatus { $0.state = "VM exited" }
             exited.store(true, ordering: .releasing)
         }
     }
