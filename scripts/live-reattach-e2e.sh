@@ -5,7 +5,8 @@
 # stand-in for kvm:kvm_hypercall. The first VM makes 2 regions and exits: the header says
 # "VM exited", "waiting for NAME to return", the final state stays. A second VM of that name starts:
 # encmon attaches to it (new instance, "re-attached at", its pid), the model is reset, and only
-# the second VM's 3 regions show. Then a pid run must not wait. Needs root, tracefs, /dev/kvm, tmux.
+# the second VM's 3 regions show. Then a pid run: the VM is killed (SIGKILL), the final state stays,
+# and encmon does not wait. Needs root, tracefs, /dev/kvm, tmux.
 #   scripts/live-reattach-e2e.sh BIN
 set -euo pipefail
 BIN=$(realpath -- "${1:?usage: live-reattach-e2e.sh BIN}")
@@ -122,8 +123,11 @@ exec 7>&-; wait "$SECOND" 2>/dev/null || true
 start_guest 1 1f000000; THIRD=$GUEST
 T new-session -d -s "$S" -x 120 -y 34 "TERM=xterm-256color '$BIN' --vm $THIRD --event $GROUP:$EVENT -d 0.2 2>'$WORK/err'; echo \"[exit=\$?]\"; sleep 60"
 check "by pid: attached" wait_for 'tracking since'
-exec 7>&-; wait "$THIRD" 2>/dev/null || true
+echo go >&7
+check "by pid: its region" wait_for 'in 1 regions?'
+kill -KILL "$THIRD"; wait "$THIRD" 2>/dev/null || true   # the VM dies (SIGKILL) while watched
 check "by pid: VM exited" wait_for 'VM exited'
+check "by pid: final state kept" wait_for 'in 1 regions?'
 check "by pid: no waiting" absent_for 'waiting for' 1
 check "by pid: not also 'finished'" absent_for 'finished' 1
 T send-keys -t "$S" q

@@ -2,7 +2,8 @@
 # End-to-end test of the live screen: `encmon --vm PID --event GROUP:NAME` in a private tmux server
 # on a uprobe stand-in for kvm:kvm_hypercall (guest hypercalls cannot reach it on these hosts).
 # Checks "tracking since", the regions after the calls, q removing the instance, and "VM exited"
-# with the final state kept. Needs root and tracefs; removes its uprobe, instance and tmux server.
+# with the final state kept; the instance removed by another process: "tracing stopped", final state
+# kept, status 74 after q. Needs root and tracefs; removes its uprobe, instance and tmux server.
 #   scripts/live-tui-e2e.sh BIN
 set -euo pipefail
 BIN=$(realpath -- "${1:?usage: live-tui-e2e.sh BIN}")
@@ -92,6 +93,22 @@ check "final state kept on screen" wait_for 'in 2 regions'
 T send-keys -t "$S" q
 check "q after exit: status 0" wait_for '\[exit=0\]'
 check "no instance left" test -z "$(instances)"
+T kill-session -t "$S"
+
+# Another process removes encmon's instance while the screen is up.
+wait "$GUEST" 2>/dev/null || true
+start_guest
+run_encmon
+check "third run attached" wait_for 'tracking since'
+echo go >&7
+check "third run's calls show" wait_for 'in 2 regions'
+INSTANCE=$(instances)
+for _ in $(seq 200); do rmdir "$TRACEFS/instances/$INSTANCE" 2>/dev/null && break; sleep 0.02; done   # EBUSY while read
+check "header says tracing stopped" wait_for 'tracing stopped'
+check "final state kept after removal" wait_for 'in 2 regions'
+T send-keys -t "$S" q
+check "q after removal: status 74" wait_for '\[exit=74\]'
+check "one line names the removal" test "$(grep -c 'was removed by another process' "$WORK/err")" = 1
 cleanup; trap - EXIT
 check "uprobe removed" not grep -q "$GROUP/$EVENT" "$TRACEFS/uprobe_events"
 echo "$pass passed, $fail failed"

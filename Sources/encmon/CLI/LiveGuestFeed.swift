@@ -102,7 +102,9 @@ final class ReattachingLiveSource: EventSource {
     func stop() { feed?.stop() }
 
     /// True once the watched process exited and no other was attached since.
-    var processExited: Bool { feed?.live.processExited ?? true }
+    private(set) var processExited = false
+    /// Why tracing stopped early (instance removed, permission lost); nothing is re-attached then.
+    private(set) var fault: TracefsError?
 
     var clock: SourceClock { .monotonic }
 
@@ -116,10 +118,13 @@ final class ReattachingLiveSource: EventSource {
         }
         if let feed {
             if try feed.stream.poll(until: until, limit: limit, into: &events) { return true }
-            // The VM exited and everything it traced was delivered.
+            // The VM exited, or reading failed; everything read was delivered.
             finalStatus = feed.stream.status
+            fault = feed.live.fault
+            processExited = fault == nil
             feed.stop()
             self.feed = nil
+            if fault != nil { reattach = false }
             // The first look comes a poll later at the earliest, so the old guest's last events
             // are applied before `attachment` changes.
             nextLook = SourceClock.monotonicNow() + Self.lookInterval
@@ -145,6 +150,7 @@ final class ReattachingLiveSource: EventSource {
         do {
             let fresh = try connect(LiveTarget(pid: vm.pid, label: vm.label, vm: vm))
             feed = fresh
+            processExited = false
             attachment += 1
             lastProblem = nil
             pending = [.marker(time: SourceClock.monotonicNow(), text: "re-attached to \(vm.label)")] + fresh.initialEvents

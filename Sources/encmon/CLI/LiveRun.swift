@@ -18,7 +18,8 @@ enum LiveExit {
         case .cannotCreateInstance(_, let e): e == EACCES || e == EPERM ? noPermission : tracefsUnavailable
         case .eventMissing, .fieldMissing: eventMissing
         case .cannotLoadFormats, .writeFailed: tracefsUnavailable
-        case .readFailed: readFailed
+        case .readFailed, .instanceRemoved: readFailed
+        case .readDenied: noPermission
         }
     }
 }
@@ -98,6 +99,12 @@ extension LiveOptions {
             throw CommandFailure(message: "\(target.label): \(error)", exitCode: LiveExit.code(for: error))
         }
         if reattaching.processExited { StandardError.write("encmon: \(reattaching.status.name) exited; tracing stopped\n") }
+        if let fault = reattaching.fault {
+            // After the final frame (batch) or the kept screen (interactive): one line, its own status.
+            StandardError.write("encmon: \(reattaching.status.name): \(fault)\n")
+            try outcome.exitIfSignalled()
+            throw ExitCode(LiveExit.code(for: fault))
+        }
         try outcome.exitIfSignalled()
     }
 }
