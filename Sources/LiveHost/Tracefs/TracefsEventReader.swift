@@ -8,6 +8,10 @@ import MonitorCore
 ///
 /// `run` is the body of the reader thread: it never touches the screen and checks `cancelled`
 /// between records and at least every `pollInterval`.
+///
+/// libtracefs opens the per-CPU files for each pass (without O_CLOEXEC) and closes them before
+/// the pass returns, so once the thread is joined nothing of the instance is open and it can be
+/// removed; encmon spawns no children while a pass runs.
 public final class TracefsEventReader {
     public enum Ending: Sendable, Equatable {
         case cancelled
