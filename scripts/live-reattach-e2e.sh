@@ -82,8 +82,9 @@ absent_for() {  # absent_for REGEX SECONDS: never on screen during that time
   local re=$1 deadline=$(( $(date +%s) + $2 ))
   while (( $(date +%s) < deadline )); do screen | grep -qE -- "$re" && return 1; sleep 0.1; done; return 0
 }
-encmon_pid() { pgrep -f -n -- "^$BIN --vm" || true; }
-instances() { local p; p=$(encmon_pid); [ -n "$p" ] && ls "$TRACEFS/instances" | grep -E "^encmon-$p-[0-9]+\$"; true; }
+# Only this script's encmon (other tests may run encmon meanwhile): found by its --vm argument.
+encmon_pid() { pgrep -f -n -- "^$BIN --vm $1 " || true; }
+instances_of() { [ -n "$1" ] && ls "$TRACEFS/instances" | grep -E "^encmon-$1-[0-9]+\$"; true; }
 pass=0 fail=0
 check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
 not() { ! "$@"; }
@@ -92,6 +93,8 @@ start_guest 2 1f000000; FIRST=$GUEST
 T new-session -d -s "$S" -x 120 -y 34 "TERM=xterm-256color '$BIN' --vm $NAME --event $GROUP:$EVENT -d 0.2 2>'$WORK/err'; echo \"[exit=\$?]\"; sleep 60"
 check "attached by name: tracking since" wait_for 'tracking since [0-9]{2}:[0-9]{2}:[0-9]{2}'
 check "header names the first VM's pid" wait_for "pid $FIRST"
+P=$(encmon_pid "$NAME")
+instances() { instances_of "$P"; }
 FIRST_INSTANCE=$(instances)
 check "one encmon instance" test "$(echo "$FIRST_INSTANCE" | grep -c .)" = 1
 echo go >&7
@@ -115,7 +118,7 @@ check "the second VM's region at 0x2f020000" wait_for '0x2f020000'
 check "the first VM's regions are gone" absent_for '0x1f0[01]0000' 1
 T send-keys -t "$S" q
 check "q exits with status 0" wait_for '\[exit=0\]'
-check "q removed the instance" test -z "$(ls "$TRACEFS/instances" | grep -E "^encmon-[0-9]+-[0-9]+\$" | while read -r n; do p=${n#encmon-}; p=${p%%-*}; [ "$(cat /proc/$p/comm 2>/dev/null)" = encmon ] && echo "$n"; done)"
+check "q removed the instance" test -z "$(instances)"
 T kill-session -t "$S"
 exec 7>&-; wait "$SECOND" 2>/dev/null || true
 
@@ -123,6 +126,7 @@ exec 7>&-; wait "$SECOND" 2>/dev/null || true
 start_guest 1 1f000000; THIRD=$GUEST
 T new-session -d -s "$S" -x 120 -y 34 "TERM=xterm-256color '$BIN' --vm $THIRD --event $GROUP:$EVENT -d 0.2 2>'$WORK/err'; echo \"[exit=\$?]\"; sleep 60"
 check "by pid: attached" wait_for 'tracking since'
+P=$(encmon_pid "$THIRD")
 echo go >&7
 check "by pid: its region" wait_for 'in 1 regions?'
 kill -KILL "$THIRD"; wait "$THIRD" 2>/dev/null || true   # the VM dies (SIGKILL) while watched
@@ -132,6 +136,7 @@ check "by pid: no waiting" absent_for 'waiting for' 1
 check "by pid: not also 'finished'" absent_for 'finished' 1
 T send-keys -t "$S" q
 check "by pid: q exits 0" wait_for '\[exit=0\]'
+check "by pid: no instance left" test -n "$P" -a -z "$(instances)"
 cleanup; trap - EXIT
 check "uprobe removed" not grep -q "$GROUP/$EVENT" "$TRACEFS/uprobe_events"
 echo "$pass passed, $fail failed"

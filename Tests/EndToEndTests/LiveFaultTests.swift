@@ -80,27 +80,43 @@ struct LiveFaultTests {
     }
 
     /// SIGTERM, SIGINT and SIGHUP at a sweep of moments from exec to running: before the handlers,
-    /// while the instance is set up, and after. Every run ends by that signal and leaves no instance.
+    /// while the instance is set up, and after. Every run ends by that signal and leaves no
+    /// instance. The sweep spans the start-up time measured first (it varies with the load), and
+    /// goes on later until one run was signalled with its instance there.
     @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
     func signalDuringStartUpLeavesNoInstance(signal: Int32) throws {
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }
         let guest = try Child(standIn.program, [try standIn.writeCalls([], name: "calls"), "hold"], tag: "fault-guest")
         defer { guest.cleanUp() }
+        let arguments = ["--vm", "\(guest.pid)", "--event", standIn.eventArgument, "--batch", "--json", "-d", "0.2"]
         var beforeInstance = 0, instanceThere = 0
-        for delayMicroseconds in stride(from: 0, through: 150_000, by: 10_000) {
-            let encmon = try Child(Built.encmon, ["--vm", "\(guest.pid)", "--event", standIn.eventArgument, "--batch", "--json", "-d", "0.2"],
-                                   tag: "encmon-start")
+        func signalled(after microseconds: Int) throws {
+            let encmon = try Child(Built.encmon, arguments, tag: "encmon-start")
             defer { encmon.cleanUp() }
-            usleep(useconds_t(delayMicroseconds))
+            usleep(useconds_t(microseconds))
             if instances(of: encmon.pid).isEmpty { beforeInstance += 1 } else { instanceThere += 1 }
             kill(encmon.pid, signal)
             let status = encmon.wait(seconds: 15)
-            #expect(status == 128 + signal, "after \(delayMicroseconds) µs: status \(String(describing: status)), \(encmon.stderr)")
-            #expect(instances(of: encmon.pid).isEmpty, "after \(delayMicroseconds) µs an instance was left")
+            #expect(status == 128 + signal, "after \(microseconds) µs: status \(String(describing: status)), \(encmon.stderr)")
+            #expect(instances(of: encmon.pid).isEmpty, "after \(microseconds) µs an instance was left")
+        }
+        // How long start-up takes now: until the instance exists.
+        let probe = try Child(Built.encmon, arguments, tag: "encmon-start")
+        let began = Date()
+        try Child.await(seconds: 30, "instance created") { !instances(of: probe.pid).isEmpty }
+        let startUp = Int(Date().timeIntervalSince(began) * 1e6)
+        kill(probe.pid, signal)
+        #expect(probe.wait(seconds: 15) == 128 + signal)
+        probe.cleanUp()
+        for step in 0...12 { try signalled(after: startUp * step / 10) }
+        var late = startUp * 2
+        while instanceThere == 0 && late < 20_000_000 {
+            try signalled(after: late)
+            late *= 2
         }
         // The sweep reached both sides of the instance's creation.
-        #expect(beforeInstance > 0 && instanceThere > 0, "before \(beforeInstance), with instance \(instanceThere)")
+        #expect(beforeInstance > 0 && instanceThere > 0, "before \(beforeInstance), with instance \(instanceThere), start-up \(startUp) µs")
         #expect(guest.wait(seconds: 0) == nil)
     }
 }
