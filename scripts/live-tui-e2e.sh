@@ -2,7 +2,8 @@
 # End-to-end test of the live screen: `encmon --vm PID --event GROUP:NAME` in a private tmux server
 # on a uprobe stand-in for kvm:kvm_hypercall (guest hypercalls cannot reach it on these hosts).
 # Checks "tracking since", the regions after the calls, q removing the instance, and "VM exited"
-# with the final state kept. Needs root and tracefs; removes its uprobe, instance and tmux server.
+# with the final state kept; the instance removed by another process: "tracing stopped", final state
+# kept, status 74 after q. Needs root and tracefs; removes its uprobe, instance and tmux server.
 #   scripts/live-tui-e2e.sh BIN
 set -euo pipefail
 BIN=$(realpath -- "${1:?usage: live-tui-e2e.sh BIN}")
@@ -59,8 +60,9 @@ wait_for() {  # wait_for REGEX [timeout_s]
     sleep 0.1
   done
 }
-instances() { ls "$TRACEFS/instances" | grep -E '^encmon-[0-9]+-[0-9]+$' | while read -r n; do
-  pid=${n#encmon-}; pid=${pid%%-*}; [ "$(cat /proc/$pid/comm 2>/dev/null)" = encmon ] && echo "$n"; done; true; }
+# Only this script's encmon (other tests may run encmon meanwhile): found by its --vm argument.
+encmon_pid() { pgrep -f -n -- "^$BIN --vm $GUEST " || true; }
+instances() { [ -n "${P:-}" ] && ls "$TRACEFS/instances" | grep -E "^encmon-$P-[0-9]+\$"; true; }
 pass=0 fail=0
 check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
 not() { ! "$@"; }
@@ -71,19 +73,21 @@ run_encmon() {  # a shell that reports encmon's exit status and stays, so the pa
 
 run_encmon
 check "screen shows tracking since" wait_for 'tracking since [0-9]{2}:[0-9]{2}:[0-9]{2}'
-check "one encmon instance exists" test "$(instances | wc -l)" -ge 1
+P=$(encmon_pid)
+check "one encmon instance exists" test "$(instances | wc -l)" = 1
 echo go >&7
 check "regions after the calls: 2 regions" wait_for 'in 2 regions'
 check "region table shows 0x1f01a000" wait_for '0x1f01a000'
 T send-keys -t "$S" q
 check "q exits with status 0" wait_for '\[exit=0\]'
-check "q removed the instance" test -z "$(instances)"
+check "q removed the instance" test -n "$P" -a -z "$(instances)"
 T kill-session -t "$S"
 
 exec 7>&-; wait "$GUEST" 2>/dev/null || true
 start_guest
 run_encmon
 check "attached to a second process" wait_for 'tracking since'
+P=$(encmon_pid)
 echo go >&7
 check "its calls show" wait_for 'in 2 regions'
 exec 7>&-    # the stand-in reads EOF and exits: the watched process is gone
@@ -91,7 +95,25 @@ check "header says VM exited" wait_for 'VM exited'
 check "final state kept on screen" wait_for 'in 2 regions'
 T send-keys -t "$S" q
 check "q after exit: status 0" wait_for '\[exit=0\]'
-check "no instance left" test -z "$(instances)"
+check "no instance left" test -n "$P" -a -z "$(instances)"
+T kill-session -t "$S"
+
+# Another process removes encmon's instance while the screen is up.
+wait "$GUEST" 2>/dev/null || true
+start_guest
+run_encmon
+check "third run attached" wait_for 'tracking since'
+P=$(encmon_pid)
+echo go >&7
+check "third run's calls show" wait_for 'in 2 regions'
+INSTANCE=$(instances)
+check "third run's own instance found" test -n "$INSTANCE"
+[ -n "$INSTANCE" ] && for _ in $(seq 200); do rmdir "$TRACEFS/instances/$INSTANCE" 2>/dev/null && break; sleep 0.02; done   # EBUSY while read
+check "header says tracing stopped" wait_for 'tracing stopped'
+check "final state kept after removal" wait_for 'in 2 regions'
+T send-keys -t "$S" q
+check "q after removal: status 74" wait_for '\[exit=74\]'
+check "one line names the removal" test "$(grep -c 'was removed by another process' "$WORK/err")" = 1
 cleanup; trap - EXIT
 check "uprobe removed" not grep -q "$GROUP/$EVENT" "$TRACEFS/uprobe_events"
 echo "$pass passed, $fail failed"

@@ -1,7 +1,8 @@
 import SystemLibc
 
 /// posix_spawn with an empty signal mask and default dispositions: a child of the Swift Testing
-/// runner otherwise inherits its blocked signals (swift-ncurses-notes G7). `redirect` adds the
+/// runner otherwise inherits its blocked signals (swift-ncurses-notes G7). The child gets only
+/// descriptors 0, 1 and 2. `redirect` adds the
 /// child's file actions; a nil `environment` passes this process's own.
 func spawnWithDefaultSignals(_ path: String, _ args: [String], environment: [String]?,
                              redirect: (inout posix_spawn_file_actions_t) -> Void) throws -> pid_t {
@@ -9,6 +10,9 @@ func spawnWithDefaultSignals(_ path: String, _ args: [String], environment: [Str
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     redirect(&actions)
+    // Nothing else of the test runner's: an inherited descriptor into a tracefs instance the
+    // runner is using keeps that instance busy (rmdir: EBUSY) for the child's whole life.
+    closeInheritedDescriptors(&actions)
     var attr = posix_spawnattr_t()
     posix_spawnattr_init(&attr)
     defer { posix_spawnattr_destroy(&attr) }
@@ -30,4 +34,12 @@ func spawnWithDefaultSignals(_ path: String, _ args: [String], environment: [Str
     }
     guard rc == 0 else { throw SpawnError(path: path, code: rc) }
     return pid
+}
+
+/// Adds glibc's `posix_spawn_file_actions_addclosefrom_np(actions, 3)` (2.34+; Swift's Glibc
+/// module does not declare it, so it is looked up by name).
+func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
+    _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
 }

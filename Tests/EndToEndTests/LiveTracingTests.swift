@@ -25,10 +25,10 @@ struct LiveTracingTests {
         calls.forEach { model.apply($0) }
         #expect(model.accepted > 100 && model.rejected > 0 && model.other > 0)
 
-        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls")], tag: "guest")
-        let other = try Child(standIn.program, [try standIn.writeCalls(otherCalls, name: "other")], tag: "other")
+        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls")], tag: "live-guest")
+        let other = try Child(standIn.program, [try standIn.writeCalls(otherCalls, name: "other")], tag: "live-other")
         let encmon = try Child(Built.encmon, ["--vm", "\(guest.pid)", "--event", standIn.eventArgument,
-                                              "--batch", "--json", "-d", "0.2"], tag: "encmon")
+                                              "--batch", "--json", "-d", "0.2"], tag: "live-encmon")
         defer { guest.cleanUp(); other.cleanUp(); encmon.cleanUp() }
 
         try Child.await(seconds: 30, "encmon attached") { encmon.stderr.contains("in tracefs instance") || encmon.wait(seconds: 0) != nil }
@@ -68,9 +68,9 @@ struct LiveTracingTests {
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }
         let calls = standInSequence(seed: 21, count: 50, base: Self.base)
-        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls"), "hold"], tag: "guest")
+        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls"), "hold"], tag: "live-guest")
         let encmon = try Child(Built.encmon, ["--vm", "\(guest.pid)", "--event", standIn.eventArgument,
-                                              "--batch", "--json", "-d", "0.2"], tag: "encmon")
+                                              "--batch", "--json", "-d", "0.2"], tag: "live-encmon")
         defer { guest.cleanUp(); encmon.cleanUp() }
         try Child.await(seconds: 30, "encmon attached") { encmon.stderr.contains("in tracefs instance") || encmon.wait(seconds: 0) != nil }
         let name = try #require(instances(of: encmon.pid).first)
@@ -93,9 +93,9 @@ struct LiveTracingTests {
         defer { standIn.remove() }
         let calls = (0..<1000).map { i in StandInCall(gpa: Self.base + UInt64(i) << 12, pages: 1, attributes: i % 2 == 0 ? 0 : 0x10) }
         let repeats = 200
-        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls"), "once", "\(repeats)"], tag: "guest")
+        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls"), "once", "\(repeats)"], tag: "live-guest")
         let encmon = try Child(Built.encmon, ["--vm", "\(guest.pid)", "--event", standIn.eventArgument, "--buffer-size", "4",
-                                              "--batch", "--json", "-d", "0.2"], tag: "encmon")
+                                              "--batch", "--json", "-d", "0.2"], tag: "live-encmon")
         defer { guest.cleanUp(); encmon.cleanUp() }
         try Child.await(seconds: 30, "encmon attached") { encmon.stderr.contains("in tracefs instance") || encmon.wait(seconds: 0) != nil }
         guest.send("go\n")
@@ -121,7 +121,7 @@ struct LiveTracingTests {
         let vm = try Child(dir + "/vm", ["-name", "guest=\(name)"], tag: "vm")
         defer { vm.cleanUp() }
         try Child.await(seconds: 10, "VM ready") { vm.stdout.hasPrefix("ready") }
-        let encmon = try Child(Built.encmon, ["--vm", name, "--batch", "--json", "-d", "0.2"], tag: "encmon")
+        let encmon = try Child(Built.encmon, ["--vm", name, "--batch", "--json", "-d", "0.2"], tag: "live-encmon")
         defer { encmon.cleanUp() }
         try Child.await(seconds: 30, "counters shown") {
             (try? jsonLines(encmon.stdout))?.last.map { ($0["events"] as? NSNumber)?.intValue ?? 0 > 0 } ?? false
@@ -145,6 +145,17 @@ struct LiveTracingTests {
         #expect(r.stdout.contains(" passed, 0 failed"), "\(r.stdout)")
     }
 
+    /// `--vm NAME` on the screen (scripts/live-reattach-e2e.sh): the VM exits, the header says
+    /// "VM exited" and "waiting for NAME to return" with the final state kept; a new VM of that
+    /// name is attached (new instance, its pid, model reset); a pid run does not wait.
+    @Test(.enabled(if: access("/usr/bin/tmux", X_OK) == 0 && access("/dev/kvm", R_OK | W_OK) == 0,
+                   "needs tmux and /dev/kvm (the stand-in VM holds a real KVM VM so discovery finds it by name)"))
+    func liveScreenReattachesByName() throws {
+        let r = try run("/usr/bin/timeout", ["-k", "10", "180", "/bin/bash", Built.repositoryRoot + "/scripts/live-reattach-e2e.sh", Built.encmon])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains(" passed, 0 failed"), "\(r.stdout)")
+    }
+
     @Test func recordWritesAReplayableRecording() throws {
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }
@@ -152,9 +163,9 @@ struct LiveTracingTests {
         var model = SharedPageSet()
         calls.forEach { model.apply($0) }
         let recording = standIn.directory + "/live.rec"
-        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls")], tag: "guest")
+        let guest = try Child(standIn.program, [try standIn.writeCalls(calls, name: "calls")], tag: "live-guest")
         let encmon = try Child(Built.encmon, ["--vm", "\(guest.pid)", "--event", standIn.eventArgument,
-                                              "--batch", "--json", "-d", "0.2", "--record", recording], tag: "encmon")
+                                              "--batch", "--json", "-d", "0.2", "--record", recording], tag: "live-encmon")
         defer { guest.cleanUp(); encmon.cleanUp() }
         try Child.await(seconds: 30, "encmon attached") { encmon.stderr.contains("in tracefs instance") || encmon.wait(seconds: 0) != nil }
         guest.send("go\n")
@@ -168,7 +179,7 @@ struct LiveTracingTests {
     @Test func errorsHaveTheirOwnExitCodes() throws {
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }
-        let guest = try Child(standIn.program, [try standIn.writeCalls([], name: "calls"), "hold"], tag: "guest")
+        let guest = try Child(standIn.program, [try standIn.writeCalls([], name: "calls"), "hold"], tag: "live-guest")
         defer { guest.cleanUp() }
         // An event this kernel does not have.
         let missing = try run(Built.encmon, ["--vm", "\(guest.pid)", "--event", "encmon_nosuch:nosuch", "--batch", "-n", "1"])
@@ -212,7 +223,7 @@ struct LiveTracingTests {
         }
         let standIn = try UprobeStandIn()
         defer { standIn.remove() }
-        let guest = try Child(standIn.program, [try standIn.writeCalls([], name: "calls"), "hold"], tag: "guest")
+        let guest = try Child(standIn.program, [try standIn.writeCalls([], name: "calls"), "hold"], tag: "live-guest")
         defer { guest.cleanUp() }
         let r = try run(Built.encmon, ["--vm", "\(guest.pid)", "--event", standIn.eventArgument, "--batch", "-n", "1", "-d", "0.1"])
         #expect(r.status == 0, "\(r.stderr)")

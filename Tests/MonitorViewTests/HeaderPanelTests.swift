@@ -34,6 +34,23 @@ import MonitorCore
         #expect(header(Self.demo, width: 24)[0] == "demo: migrate (seed 1...")
     }
 
+    /// A live source that ended says how ("VM exited", "tracing stopped") in place of "finished",
+    /// never both; without a state it is "live" or "finished" as before.
+    @Test func aSourceStateReplacesLiveAndFinished() {
+        var live = SourceStatus(kind: .live, name: "VM web1 (pid 42)", position: "waiting for web1 to return")
+        let noSpeed = Fixtures.state { $0.speed = nil }
+        #expect(header(live, width: 140, state: noSpeed)[0].contains("  live  live: VM web1"))
+        for finished in [false, true] {
+            live.finished = finished
+            live.state = "VM exited"
+            let line = header(live, width: 140, state: noSpeed)[0]
+            #expect(line.contains("  VM exited  live: VM web1 (pid 42)  waiting for web1 to return"), "\(line)")
+            #expect(!line.contains("finished") && !line.contains("  live  "), "\(line)")
+        }
+        live.state = nil
+        #expect(header(live, width: 140, state: noSpeed)[0].contains("  finished  live: VM web1"))
+    }
+
     /// Loss without a count reads "unknown" or "≥ K", never a made-up number; a trace whose times
     /// are not seconds says its rates are per tick.
     @Test func lossAndTimeUnitAreHonest() {

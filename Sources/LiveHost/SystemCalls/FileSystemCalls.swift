@@ -28,6 +28,18 @@ public enum FileSystemCalls {
         try OwnedFileDescriptor.openReadOnly(path).readToEnd(what: path, limit: limit)
     }
 
+    /// Writes `text` to an existing file in one write(2), opened close-on-exec with O_TRUNC (the
+    /// way tracefs control files take a value); a short write is an EIO.
+    public static func writeFile(_ path: String, _ text: String) throws(SystemCallError) {
+        let fd = try retryingOnInterrupt("open \(path)") { Glibc.open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) }
+        defer { _ = Glibc.close(fd) }
+        let bytes = Array(text.utf8)
+        let written = try retryingOnInterrupt("write \(path)") {
+            bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        }
+        if written != bytes.count { throw SystemCallError(call: "write \(path)", errno: EIO) }
+    }
+
     /// True when `path` exists (stat(2) succeeds), whatever it is.
     public static func exists(_ path: String) -> Bool {
         var st = stat()

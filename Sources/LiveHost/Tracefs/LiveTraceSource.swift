@@ -44,29 +44,46 @@ public final class LiveTraceSource: EventSource {
 
     /// True once the watched process has exited (the reader read what it traced, then ended).
     public var processExited: Bool { reader.exited.load(ordering: .acquiring) }
+
+    /// Why reading stopped early (instance removed, permission lost, a read error), once it has:
+    /// the source then ends like a finished one, with everything read before delivered.
+    public var fault: TracefsError? { reader.fault.withLock { $0 } }
 }
 
 /// The reader, handed to the producer thread. `@unchecked Sendable` is safe: `reader` is used
 /// only by the push source's thread while it runs, and `removeInstance` is called only after
-/// `PushEventSource.stop()` has joined that thread; `exited` is atomic.
+/// `PushEventSource.stop()` has joined that thread; `exited` is atomic and `fault` a mutex.
 private final class ReaderBox: @unchecked Sendable {
     private let reader: TracefsEventReader
     let exited = Atomic<Bool>(false)
+    let fault = Mutex<TracefsError?>(nil)
 
     init(_ reader: TracefsEventReader) { self.reader = reader }
 
     func run(_ context: PushContext) throws {
         let reader = self.reader
-        let ending = try reader.run(emit: { context.emit($0) }, cancelled: { context.isCancelled }, afterPass: {
-            // Lost events travel as `.lostEvents` events (timed, recorded), not in the status.
-            let (records, malformed) = (reader.recordsRead, reader.malformedRecords)
+        let ending: TracefsEventReader.Ending
+        do {
+            ending = try reader.run(emit: { context.emit($0) }, cancelled: { context.isCancelled }, afterPass: {
+                // Lost events travel as `.lostEvents` events (timed, recorded), not in the status.
+                let (records, malformed) = (reader.recordsRead, reader.malformedRecords)
+                context.updateStatus { s in
+                    s.lines = records
+                    s.malformedLines = malformed
+                }
+            })
+        } catch {
+            // Not thrown on: what was read is in the channel and the final state should show it;
+            // the caller reports the fault once the session ends.
+            fault.withLock { $0 = error }
             context.updateStatus { s in
-                s.lines = records
-                s.malformedLines = malformed
+                s.state = "tracing stopped"
+                s.position = "\(error)"
             }
-        })
+            return
+        }
         if ending == .processExited {
-            context.updateStatus { $0.position = "VM exited; " + $0.position }
+            context.updateStatus { $0.state = "VM exited" }
             exited.store(true, ordering: .releasing)
         }
     }

@@ -1,7 +1,7 @@
 import SystemLibc
 
 /// Why the tracefs side of the live source failed. Each case names the input the user has to fix.
-public enum TracefsError: Error, Equatable, CustomStringConvertible {
+public enum TracefsError: Error, Equatable, Sendable, CustomStringConvertible {
     /// tracefs is not mounted and encmon is not root, so it cannot mount it.
     case notMounted
     /// Mounting tracefs at `path` failed.
@@ -20,6 +20,11 @@ public enum TracefsError: Error, Equatable, CustomStringConvertible {
     case writeFailed(file: String, value: String, errno: Int32)
     /// Reading the per-CPU buffers failed.
     case readFailed(errno: Int32)
+    /// The instance was removed while encmon read it (by another process: encmon's own is
+    /// removed only after its reader has stopped).
+    case instanceRemoved(name: String)
+    /// Reading the buffers was refused after tracing had started (mode or mount changed).
+    case readDenied(path: String)
 
     public var description: String {
         switch self {
@@ -44,6 +49,10 @@ public enum TracefsError: Error, Equatable, CustomStringConvertible {
             return "cannot write '\(value)' to tracefs \(file): \(errnoText(e))"
         case .readFailed(let e):
             return "reading the trace buffers failed: \(errnoText(e))"
+        case .instanceRemoved(let name):
+            return "tracefs instance \(name) was removed by another process; tracing stopped"
+        case .readDenied(let path):
+            return "permission to read tracefs \(path) was taken away while tracing (mode or mount changed); tracing stopped"
         }
     }
 }

@@ -8,6 +8,10 @@ import MonitorCore
 ///
 /// `run` is the body of the reader thread: it never touches the screen and checks `cancelled`
 /// between records and at least every `pollInterval`.
+///
+/// libtracefs opens the per-CPU files for each pass (without O_CLOEXEC) and closes them before
+/// the pass returns, so once the thread is joined nothing of the instance is open and it can be
+/// removed; encmon spawns no children while a pass runs.
 public final class TracefsEventReader {
     public enum Ending: Sendable, Equatable {
         case cancelled
@@ -71,10 +75,17 @@ public final class TracefsEventReader {
                 }
                 recordsRead &+= pass.records
                 malformedRecords &+= pass.malformed
-                if rc < 0, !cancelled() { throw .readFailed(errno: errno == 0 ? EIO : errno) }
+                if rc < 0, !cancelled() { throw readFailure(errno: errno == 0 ? EIO : errno) }
             }
         }
         readLostCounters(emit: emit)
+    }
+
+    /// Why a pass failed: the instance is gone, reading it is no longer allowed, or another error.
+    private func readFailure(errno e: Int32) -> TracefsError {
+        if !instance.exists { return .instanceRemoved(name: instance.name) }
+        if e == EACCES || e == EPERM { return .readDenied(path: "instances/\(instance.name)/per_cpu") }
+        return .readFailed(errno: e)
     }
 
     /// Emits the growth of the per-CPU overrun and dropped counters as lost events.

@@ -6,6 +6,12 @@ import Synchronization
 /// enables, filters, pid list and clock, so encmon never touches the top-level tracing state or
 /// another tool's instance. `destroy()` removes it; `deinit` destroys it if nobody did.
 ///
+/// Every file of the instance encmon opens is opened close-on-exec and closed at once: the kernel
+/// refuses to remove an instance while any of its files is open (`instance_rmdir` →
+/// `__remove_instance`: EBUSY while the trace_array has references), and libtracefs' own file
+/// calls open without O_CLOEXEC, so a child spawned meanwhile by the same process (a test runner,
+/// a supervisor) would keep the instance busy for its whole life.
+///
 /// Not Sendable: one owner at a time (the live source hands it to its reader thread and takes it
 /// back after joining).
 public final class TracefsInstance {
@@ -16,6 +22,8 @@ public final class TracefsInstance {
     public let name: String
     /// libtracefs' handle; nil once destroyed.
     private(set) var handle: OpaquePointer?
+    /// `<tracefs>/instances/<name>`.
+    public let directory: String
 
     /// Creates a new instance named `encmon-<our pid>-<n>`.
     public init() throws(TracefsError) {
@@ -30,6 +38,13 @@ public final class TracefsInstance {
             throw .cannotCreateInstance(name: name, errno: errno == 0 ? EIO : errno)
         }
         handle = h
+        directory = Self.directory(of: h, name: name)
+    }
+
+    static func directory(of h: OpaquePointer, name: String) -> String {
+        guard let p = tracefs_instance_get_dir(h) else { return (tracefs_tracing_dir().map { String(cString: $0) } ?? TracefsMount.standardPath) + "/instances/" + name }
+        defer { free(p) }
+        return String(cString: p)
     }
 
     /// The instance `name` (not `encmon-<pid>-<n>`, so never removed as stale), reused with its
@@ -42,6 +57,7 @@ public final class TracefsInstance {
         let h = reused ? tracefs_instance_alloc(nil, name) : tracefs_instance_create(name)
         guard let h else { throw .cannotCreateInstance(name: name, errno: errno == 0 ? EIO : errno) }
         handle = h
+        directory = Self.directory(of: h, name: name)
     }
 
     /// True when `init(persistentName:)` found the instance already there.
@@ -54,14 +70,15 @@ public final class TracefsInstance {
         guard let h = handle else { return }
         handle = nil
         // Stop the buffer first so an event arriving meanwhile cannot keep it busy.
-        _ = tracefs_instance_file_write(h, "tracing_on", "0")
+        _ = try? FileSystemCalls.writeFile(directory + "/tracing_on", "0")
         Self.destroyRetryingWhileBusy(h)
         tracefs_instance_free(h)
     }
 
-    /// The kernel refuses `rmdir` (EBUSY) while any file of the instance is open, even briefly by
-    /// another reader of tracefs: retry for up to five seconds rather than leave the instance
-    /// behind (one second was once too short on a loaded 2-core machine).
+    /// The kernel refuses `rmdir` (EBUSY) while any file of the instance is open. encmon closes
+    /// its own first (the reader thread is joined before this runs); another process reading the
+    /// instance, or holding one of its files from an inherited descriptor, still can: retry for up
+    /// to five seconds rather than leave the instance behind.
     @discardableResult
     static func destroyRetryingWhileBusy(_ h: OpaquePointer) -> Bool {
         for _ in 0..<250 {
@@ -78,20 +95,16 @@ public final class TracefsInstance {
 
     /// Writes `value` to the instance file `file` (a path relative to the instance directory).
     public func write(_ value: String, to file: String) throws(TracefsError) {
-        guard let h = handle else { throw .writeFailed(file: file, value: value, errno: EBADF) }
-        errno = 0
-        if tracefs_instance_file_write(h, file, value) < 0 {
-            throw failure(file: file, value: value)
+        guard handle != nil else { throw .writeFailed(file: file, value: value, errno: EBADF) }
+        do { try FileSystemCalls.writeFile(directory + "/" + file, value) } catch {
+            throw failure(file: file, value: value, errno: error.errno)
         }
     }
 
     /// The text of an instance file, nil when it cannot be read.
     public func read(_ file: String) -> String? {
-        guard let h = handle else { return nil }
-        var size: Int32 = 0
-        guard let p = tracefs_instance_file_read(h, file, &size) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
+        guard handle != nil, let bytes = try? FileSystemCalls.readFile(directory + "/" + file, limit: 1 << 20) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether the kernel has `system:event` (its directory exists in this instance).
@@ -102,16 +115,8 @@ public final class TracefsInstance {
     /// Enables `system:event` in this instance, with a filter when given (`nr == 12`).
     public func enable(system: String, event: String, filter: String? = nil) throws(TracefsError) {
         guard hasEvent(system: system, event: event) else { throw .eventMissing(system: system, event: event) }
-        if let filter {
-            errno = 0
-            if tracefs_event_file_write(handle, system, event, "filter", filter) < 0 {
-                throw failure(file: "events/\(system)/\(event)/filter", value: filter)
-            }
-        }
-        errno = 0
-        if tracefs_event_enable(handle, system, event) < 0 {
-            throw failure(file: "events/\(system)/\(event)/enable", value: "1")
-        }
+        if let filter { try write(filter, to: "events/\(system)/\(event)/filter") }
+        try write("1", to: "events/\(system)/\(event)/enable")
     }
 
     /// Limits every event of the instance to these threads; `followForks` adds threads and
@@ -123,11 +128,7 @@ public final class TracefsInstance {
 
     /// Per-CPU ring buffer size in KiB (`buffer_size_kb`): larger rides out bursts between reads.
     public func setBufferSize(kilobytes: Int) throws(TracefsError) {
-        guard let h = handle else { throw .writeFailed(file: "buffer_size_kb", value: "\(kilobytes)", errno: EBADF) }
-        errno = 0
-        if tracefs_instance_set_buffer_size(h, kilobytes, -1) < 0 {
-            throw failure(file: "buffer_size_kb", value: "\(kilobytes)")
-        }
+        try write("\(kilobytes)", to: "buffer_size_kb")
     }
 
     /// `mono`: record timestamps in CLOCK_MONOTONIC nanoseconds, the clock live sources stamp with.
@@ -137,8 +138,7 @@ public final class TracefsInstance {
         try write(clock, to: "trace_clock")
     }
 
-    private func failure(file: String, value: String) -> TracefsError {
-        let e = errno == 0 ? EIO : errno
+    private func failure(file: String, value: String, errno e: Int32) -> TracefsError {
         if e == EACCES || e == EPERM { return .permissionDenied(path: "instances/\(name)/\(file)") }
         return .writeFailed(file: "instances/\(name)/\(file)", value: value, errno: e)
     }
@@ -178,7 +178,7 @@ extension TracefsInstance {
     static func remove(named name: String) -> Bool {
         guard let h = tracefs_instance_alloc(nil, name) else { return false }
         defer { tracefs_instance_free(h) }
-        _ = tracefs_instance_file_write(h, "tracing_on", "0")
+        _ = try? FileSystemCalls.writeFile(directory(of: h, name: name) + "/tracing_on", "0")
         return destroyRetryingWhileBusy(h)
     }
 }

@@ -35,6 +35,12 @@ public struct SourceStatus: Sendable, Hashable {
     public var progress: Double?
     /// True once a finite source has delivered everything.
     public var finished: Bool
+    /// What the header shows instead of "live" or "finished" when the source knows better
+    /// ("VM exited"); nil otherwise.
+    public var state: String? = nil
+    /// Which guest a re-attaching live source follows, counted from 0: a change means the events
+    /// now come from a new guest, so the session starts a fresh model.
+    public var attachment = 0
     /// False when event times are not seconds (a trace under a counter clock, or without a time
     /// column): rates are then per an unknown unit and say so.
     public var timeInSeconds = true

@@ -19,7 +19,9 @@ enum HeaderPanel {
         first.append(.program, "encmon", theme.value)
         if state.paused { first.append(.paused, " PAUSED ", theme.paused) }
         first.append(.time, "t " + DisplayFormat.eventTime(s.time), theme.value)
-        if source.finished {
+        if let stateText = source.state {
+            first.append(.state, stateText, theme.warning)
+        } else if source.finished {
             first.append(.state, "finished", theme.good)
         } else if let speed = state.speed {
             first.append(.state, "x" + speedText(speed), theme.value)

@@ -7,6 +7,8 @@ struct EventPump {
     /// True once the source said nothing more will come.
     private(set) var exhausted = false
     private var buffer: [MonitorEvent] = []
+    /// The source's `status.attachment` at the last poll.
+    private var attachment: Int?
     /// Events asked of the source per `poll`.
     static let slice = 4096
 
@@ -22,6 +24,11 @@ struct EventPump {
             let want = min(Self.slice, maxEvents - applied)
             buffer.removeAll(keepingCapacity: true)
             let more = try source.poll(until: until, limit: want, into: &buffer)
+            // A re-attaching live source follows a new guest now: nothing of the old one applies.
+            // (It switches in a poll that delivers none of the new guest's events.)
+            let now = source.status.attachment
+            if let seen = attachment, seen != now { monitor = Monitor(configuration: monitor.configuration) }
+            attachment = now
             monitor.apply(buffer)
             applied += buffer.count
             if !more { exhausted = true; return true }

@@ -8,7 +8,10 @@ import MonitorView
 /// The terminal is always restored before this returns or throws. Errors thrown by the source
 /// are rethrown unchanged for the CLI to print.
 func runMonitorSession(source: any EventSource, monitor: inout Monitor, options: SessionOptions) throws -> SessionOutcome {
-    if options.csv { return try runCSVLog(source: source, monitor: &monitor, options: options) }
+    if options.csv {
+        options.enteringBatchMode?()
+        return try runCSVLog(source: source, monitor: &monitor, options: options)
+    }
     let mode = decideOutputMode(forceBatch: options.batch || options.json,
                                 term: SessionIO.environment("TERM"),
                                 stdinIsTTY: isatty(STDIN_FILENO) == 1,
@@ -33,6 +36,7 @@ func runMonitorSession(source: any EventSource, monitor: inout Monitor, options:
 private func runBatch(source: any EventSource, monitor: inout Monitor, options: SessionOptions,
                       reason: String?) throws -> SessionOutcome {
     if let reason { SessionIO.writeError("encmon: \(reason); using batch mode\n") }
+    options.enteringBatchMode?()
     var session = BatchSession(source: source, options: options)
     return try session.run(&monitor)
 }

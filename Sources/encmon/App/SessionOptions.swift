@@ -29,6 +29,9 @@ struct SessionOptions {
     /// Writes one batch frame instead of the text panels (the CLI's JSON writer plugs in here).
     /// Its result is printed as is, followed by a newline.
     var batchFrameFormatter: ((MonitorSnapshot, SourceStatus) -> String)? = nil
+    /// Called once when the session shows batch frames (asked for, or the terminal cannot be
+    /// used): a live source then ends with its VM instead of waiting for it to return.
+    var enteringBatchMode: (() -> Void)? = nil
 
     init(delay: Double = 1.0, iterations: Int? = nil, batch: Bool = false, speed: Double? = nil,
          asciiOnly: Bool = false, noColor: Bool = false, mouse: Bool = true, json: Bool = false) {

@@ -18,7 +18,8 @@ enum LiveExit {
         case .cannotCreateInstance(_, let e): e == EACCES || e == EPERM ? noPermission : tracefsUnavailable
         case .eventMissing, .fieldMissing: eventMissing
         case .cannotLoadFormats, .writeFailed: tracefsUnavailable
-        case .readFailed: readFailed
+        case .readFailed, .instanceRemoved: readFailed
+        case .readDenied: noPermission
         }
     }
 }
@@ -26,17 +27,22 @@ enum LiveExit {
 extension LiveOptions {
     /// The VM `--vm` names (libvirt id or name, QEMU -name, pid); with `--event` a process that
     /// holds no VM is accepted, with a note.
-    func resolveTarget(_ vm: String, custom: WatchedEvent?) throws -> (pid: Int32, label: String, vm: HostVM?) {
+    func resolveTarget(_ vm: String, custom: WatchedEvent?) throws -> LiveTarget {
         do {
             let found = try HostVMDiscovery().resolve(vm)
-            return (found.pid, found.label, found)
+            return LiveTarget(pid: found.pid, label: found.label, vm: found)
         } catch {
             if let custom, case .notAVM(let pid, let command) = error {
                 StandardError.write("encmon: note: process \(pid) (\(command)) holds no KVM VM; watching its \(custom) events only\n")
-                return (pid, "pid \(pid) (\(command))", nil)
+                return LiveTarget(pid: pid, label: "pid \(pid) (\(command))", vm: nil)
             }
             throw CommandFailure(message: "--vm \(vm): \(error)", exitCode: error.exitCode)
         }
+    }
+
+    /// `--vm` given as a name (not a number): the full screen waits for a VM of that name to return.
+    static func reattachName(_ vm: String) -> String? {
+        Int(vm) == nil && !vm.isEmpty ? vm : nil
     }
 
     func run(display: DisplayOptions, model: ModelOptions, qmp: QMPOptions) throws {
@@ -47,39 +53,25 @@ extension LiveOptions {
         defer { setupSignals.restore() }
         let custom = event.flatMap(WatchedEvent.init(hypercallLike:))
         let target = try resolveTarget(vm, custom: custom)
-
-        let attachment: LiveTracing.Attachment
-        do { attachment = try LiveTracing.attach(pid: target.pid, customEvent: custom, bufferKilobytes: bufferSize) } catch {
-            throw CommandFailure(message: "\(error)", exitCode: LiveExit.code(for: error))
-        }
-        let since = WallTime.now()
-        let initialState = target.vm.map { readStateAtAttach($0, since: since) }
-        let live: LiveTraceSource
-        do {
-            live = try LiveTraceSource(attachment: attachment, status: SourceStatus(
-                kind: .live, name: target.label, position: initialState?.position ?? "tracking since \(since.localClock)"))
-        } catch {
-            attachment.reader.instance.destroy()
-            throw CommandFailure(message: "\(error)", exitCode: LiveExit.cannotStart)
+        let counterInterval = max(0.25, display.delay)
+        let say: (String) -> Void = { StandardError.write("encmon: \($0)\n") }
+        let first = try LiveGuestFeed(target: target, options: self, counterInterval: counterInterval,
+                                      position: { "tracking since \($0.localClock)" }, say: say)
+        let liveOptions = self
+        // Re-attaching happens while the screen is up: notes would scribble over it, so they are dropped.
+        let reattaching = ReattachingLiveSource(first: first, name: Self.reattachName(vm), reattach: !json) { target throws(CommandFailure) in
+            try LiveGuestFeed(target: target, options: liveOptions, counterInterval: counterInterval,
+                              position: { "re-attached at \($0.localClock) to pid \(target.pid), model reset" }, say: { _ in })
         }
         // Every way out removes the instance: normal end, signal, thrown error.
-        defer { live.stop() }
-        for note in attachment.notes { StandardError.write("encmon: note: \(note)\n") }
-        StandardError.write("encmon: tracing \(target.label): \(attachment.events.map(\.description).joined(separator: ", ")) "
-                            + "in tracefs instance \(attachment.reader.instance.name)\n")
-        do { try live.start() } catch {
-            throw CommandFailure(message: "\(error)", exitCode: LiveExit.cannotStart)
-        }
-        let counters = target.vm != nil ? KVMCounterSource.start(pid: target.pid, interval: max(0.25, display.delay)) : nil
-        defer { counters?.stop() }
+        defer { reattaching.stop() }
 
         let qmpSource = try qmp.qmpSource()
         defer { qmpSource?.stop() }
-        let others: [any EventSource] = [counters, qmpSource].compactMap { $0 }
-        var source: any EventSource = others.isEmpty ? live : MergedEventSource([live] + others)
+        var source: any EventSource = qmpSource.map { MergedEventSource([reattaching, $0]) } ?? reattaching
         if let record {
             do {
-                let writer = try RecordingWriter(path: record, comment: "encmon \(encmonVersion) --vm \(vm)\(event.map { " --event \($0)" } ?? "") since \(since.iso8601)")
+                let writer = try RecordingWriter(path: record, comment: "encmon \(encmonVersion) --vm \(vm)\(event.map { " --event \($0)" } ?? "") since \(first.since.iso8601)")
                 source = RecordingTap(source, writer: writer)
             } catch {
                 throw CommandFailure(message: "--record: \(error)", exitCode: 73)
@@ -87,13 +79,15 @@ extension LiveOptions {
         }
 
         var monitor = Monitor(configuration: model.configuration)
-        if let initialState { monitor.apply(initialState.events) }
-        let fullState = initialState?.events.isEmpty == false
+        monitor.apply(first.initialEvents)
         var options = display.sessionOptions
+        // Batch and JSON runs end with the VM (a later VM of that name is another run).
+        options.enteringBatchMode = { reattaching.reattach = false }
         if json {
             options.json = true
+            let since = first.fullState ? nil : first.since
             options.batchFrameFormatter = { snapshot, status in
-                LiveJSON.line(snapshot, source: status, since: fullState ? nil : since, exited: live.processExited)
+                LiveJSON.line(snapshot, source: status, since: since, exited: reattaching.processExited)
             }
         }
         if let signal = SessionSignalHandlers.pending { throw ExitCode(128 + signal) }
@@ -104,7 +98,13 @@ extension LiveOptions {
         } catch let error as TracefsError {
             throw CommandFailure(message: "\(target.label): \(error)", exitCode: LiveExit.code(for: error))
         }
-        if live.processExited { StandardError.write("encmon: \(target.label) exited; tracing stopped\n") }
+        if reattaching.processExited { StandardError.write("encmon: \(reattaching.status.name) exited; tracing stopped\n") }
+        if let fault = reattaching.fault {
+            // After the final frame (batch) or the kept screen (interactive): one line, its own status.
+            StandardError.write("encmon: \(reattaching.status.name): \(fault)\n")
+            try outcome.exitIfSignalled()
+            throw ExitCode(LiveExit.code(for: fault))
+        }
         try outcome.exitIfSignalled()
     }
 }
@@ -112,7 +112,7 @@ extension LiveOptions {
 extension LiveOptions {
     /// On a kernel with the SEV live-migration series' state-reading ioctl, the whole shared set at
     /// attach (then there is no "since"); elsewhere a note, and the events start from now.
-    func readStateAtAttach(_ vm: HostVM, since: WallTime) -> (events: [MonitorEvent], position: String?) {
+    static func readStateAtAttach(_ vm: HostVM, since: WallTime, say: (String) -> Void) -> (events: [MonitorEvent], position: String?) {
         switch SEVMigrationStateProbe.read(pid: vm.pid, guestPages: vm.memoryBytes.map { $0 / 4096 }) {
         case .sharedRanges(let ranges, let source):
             let now = SourceClock.monotonicNow()
@@ -121,7 +121,7 @@ extension LiveOptions {
                 + ranges.map { .conversion(Conversion(time: now, pages: $0, direction: .toShared, path: .kernelLog)) }
             return (events, "full state read at attach (\(source))")
         case .notAvailable(let reason):
-            StandardError.write("encmon: note: the shared set before \(since.localClock) is unknown: no state-reading ioctl (\(reason))\n")
+            say("note: the shared set before \(since.localClock) is unknown: no state-reading ioctl (\(reason))")
             return ([], nil)
         }
     }
@@ -130,10 +130,10 @@ extension LiveOptions {
 /// KVM binary statistics of the VM (hypercalls, exits, ...) as counter events, polled on their own
 /// thread. nil, with a note, where the process's statistics cannot be reached.
 enum KVMCounterSource {
-    static func start(pid: Int32, interval: Double) -> PushEventSource? {
+    static func start(pid: Int32, interval: Double, say: (String) -> Void) -> PushEventSource? {
         let poller: KVMStatsPoller
         do { poller = try KVMStatsPoller(pid: pid) } catch {
-            StandardError.write("encmon: note: no KVM statistics: \(error)\n")
+            say("note: no KVM statistics: \(error)")
             return nil
         }
         let milliseconds = Int32(min(interval, 60) * 1000)

@@ -79,6 +79,9 @@ func spawn(_ path: String, _ args: [String], stdout: Int32?) throws -> pid_t {
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
+    // Only 0-2: an inherited descriptor into one of this runner's tracefs instances keeps it busy.
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") { _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3) }
     var attr = posix_spawnattr_t()
     posix_spawnattr_init(&attr)
     defer { posix_spawnattr_destroy(&attr) }
