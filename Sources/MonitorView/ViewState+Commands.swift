@@ -55,6 +55,16 @@ extension ViewState {
         case .invertSort:
             sortDescending.toggle()
             tableScroll = 0; tableSelection = 0
+        case .beginFilter, .beginJump, .filterInput, .filterBackspace, .filterCommit, .filterCancel:
+            applyPrompt(command, snapshot: snapshot, frame: frame, width: width, height: height)
+        case .click(let x, let y):
+            click(x: x, y: y, frame: frame)
+        }
+    }
+
+    /// The `/` filter and `g` jump prompts: typing, committing, cancelling.
+    private mutating func applyPrompt(_ command: ViewCommand, snapshot: MonitorSnapshot, frame: Frame, width: Int, height: Int) {
+        switch command {
         case .beginFilter, .beginJump:
             prompt = command == .beginJump ? .jump : .filter
             filterDraft = ""
@@ -94,16 +104,21 @@ extension ViewState {
         case .filterCancel:
             if filterDraft != nil { filterDraft = nil; filterError = nil }
             else if filter != nil { filter = nil; tableScroll = 0; tableSelection = 0 }
-        case .click(let x, let y):
-            if showHelp { showHelp = false; return }
-            let l = frame.layout
-            if let g = l.mapGeometry, let c = g.cell(atX: x, y: y) {
-                focus = .map; mapCursor = c
-            } else if let r = l.regions, let t = frame.table, r.contains(x: x, y: y), y >= r.y + 2 {
-                let row = frame.scroll + (y - r.y - 2)
-                guard row < t.rowCount else { return }
-                focus = .regions; tableSelection = row; tableScroll = frame.scroll
-            }
+        default:
+            return
+        }
+    }
+
+    /// A mouse click: closes help, else puts the cursor on the map cell or table row under it.
+    private mutating func click(x: Int, y: Int, frame: Frame) {
+        if showHelp { showHelp = false; return }
+        let l = frame.layout
+        if let g = l.mapGeometry, let c = g.cell(atX: x, y: y) {
+            focus = .map; mapCursor = c
+        } else if let r = l.regions, let t = frame.table, r.contains(x: x, y: y), y >= r.y + 2 {
+            let row = frame.scroll + (y - r.y - 2)
+            guard row < t.rowCount else { return }
+            focus = .regions; tableSelection = row; tableScroll = frame.scroll
         }
     }
 

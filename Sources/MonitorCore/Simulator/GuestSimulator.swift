@@ -226,30 +226,12 @@ public struct GuestSimulator: Sendable {
                 queue.push(.largeArrival, at: t + rng.exponential(mean: 1 / c.largeBufferFlipsPerSecond))
             }
         case .churnArrival:
-            guard churnRunning else { return }
-            let n = workingSet.count
-            var i = Int(rng.below(UInt64(n)))
-            var probes = 0
-            while workingSetInUse[i] && probes < n { i = (i + 1) % n; probes += 1 }
-            if !workingSetInUse[i] {
-                workingSetInUse[i] = true
-                convert(PageRange(first: workingSet[i], count: 1), .toShared, at: t, vcpu: vcpu())
-                queue.push(.churnRelease(slot: i), at: t + rng.logUniform(Self.churnLife.min, Self.churnLife.max))
-            }
-            queue.push(.churnArrival, at: t + rng.exponential(mean: 2 / c.churnConversionsPerSecond))
+            churnArrival(at: t)
         case .churnRelease(let i):
             workingSetInUse[i] = false
             convert(PageRange(first: workingSet[i], count: 1), .toPrivate, at: t, vcpu: vcpu())
         case .largeArrival:
-            guard churnRunning else { return }
-            let i = Int(rng.below(UInt64(largeInUse.count)))
-            if !largeInUse[i] {
-                largeInUse[i] = true
-                // A 2 MiB-aligned 512-page buffer is one leaf: one call each way.
-                convert(PageRange(first: plan.largeBufferSlots[i], count: 512), .toShared, at: t, vcpu: vcpu())
-                queue.push(.largeRelease(slot: i), at: t + rng.logUniform(Self.largeLife.min, Self.largeLife.max))
-            }
-            queue.push(.largeArrival, at: t + rng.exponential(mean: 1 / c.largeBufferFlipsPerSecond))
+            largeArrival(at: t)
         case .largeRelease(let i):
             largeInUse[i] = false
             convert(PageRange(first: plan.largeBufferSlots[i], count: 512), .toPrivate, at: t, vcpu: vcpu())
@@ -257,20 +239,7 @@ public struct GuestSimulator: Sendable {
             emit(.marker(time: t, text: "hostile: guest shares one page in every \(c.hostileStridePages)"))
             queue.push(.hostileBatch, at: t)
         case .hostileBatch:
-            hostileCarry += c.hostileConversionsPerSecond * Self.hostileBatchSeconds
-            var k = Int(hostileCarry)
-            hostileCarry -= Double(k)
-            while k > 0 && hostileNext < plan.ramPages {
-                convert(PageRange(first: plan.page(ramIndex: hostileNext), count: 1), .toShared, at: t, vcpu: vcpu())
-                hostileNext += c.hostileStridePages; k -= 1
-            }
-            if hostileNext < plan.ramPages {
-                queue.push(.hostileBatch, at: t + Self.hostileBatchSeconds)
-            } else {
-                emit(.marker(time: t, text: "hostile: done, \(shared.runCount) shared regions"))
-                queue.push(.startChurn, at: t)
-                queue.push(.end, at: t + c.steadySeconds)
-            }
+            hostileBatch(at: t)
         case .startMigration:
             emit(.marker(time: t, text: "migration: pre-copy (\(ByteFormat.human(c.linkBandwidthBytesPerSecond))/s link, encrypted path \(ByteFormat.human(c.encryptedPathBytesPerSecond))/s)"))
             let m = PrecopyMigration(configuration: c, plan: plan, start: t)
@@ -288,20 +257,74 @@ public struct GuestSimulator: Sendable {
         case .passEnd:
             passEnd(at: t)
         case .stopAndCopyEnd:
-            guard var m = migration else { return }
-            emit(.migrationPass(m.endPass()))
-            m.complete()
-            migration = m
-            emit(.migrationProgress(m.progress(at: t, sharedFraction: sharedFraction)))
-            let ms = Int(((m.downtime ?? 0) * 1000).rounded())
-            emit(.marker(time: t, text: "migration: completed in \(m.pass) passes, downtime \(ms) ms"))
-            finishMigration(at: t)
+            stopAndCopyEnd(at: t)
         case .end:
             if let m = migration, m.isRunning { endAfterMigration = true; return }
             emit(.marker(time: t, text: "end of \(c.scenario.rawValue) scenario"))
             queue = SimulatorActionQueue()
             churnRunning = false
         }
+    }
+
+    /// A small DMA buffer made shared in a free working-set slot; released after a log-uniform life.
+    private mutating func churnArrival(at t: Double) {
+        guard churnRunning else { return }
+        let c = configuration
+        let n = workingSet.count
+        var i = Int(rng.below(UInt64(n)))
+        var probes = 0
+        while workingSetInUse[i] && probes < n { i = (i + 1) % n; probes += 1 }
+        if !workingSetInUse[i] {
+            workingSetInUse[i] = true
+            convert(PageRange(first: workingSet[i], count: 1), .toShared, at: t, vcpu: vcpu())
+            queue.push(.churnRelease(slot: i), at: t + rng.logUniform(Self.churnLife.min, Self.churnLife.max))
+        }
+        queue.push(.churnArrival, at: t + rng.exponential(mean: 2 / c.churnConversionsPerSecond))
+    }
+
+    /// A 2 MiB buffer made shared, if its slot is free; released after a log-uniform life.
+    private mutating func largeArrival(at t: Double) {
+        guard churnRunning else { return }
+        let c = configuration
+        let i = Int(rng.below(UInt64(largeInUse.count)))
+        if !largeInUse[i] {
+            largeInUse[i] = true
+            // A 2 MiB-aligned 512-page buffer is one leaf: one call each way.
+            convert(PageRange(first: plan.largeBufferSlots[i], count: 512), .toShared, at: t, vcpu: vcpu())
+            queue.push(.largeRelease(slot: i), at: t + rng.logUniform(Self.largeLife.min, Self.largeLife.max))
+        }
+        queue.push(.largeArrival, at: t + rng.exponential(mean: 1 / c.largeBufferFlipsPerSecond))
+    }
+
+    /// The hostile phase: one page in every `hostileStridePages` made shared, at the configured rate.
+    private mutating func hostileBatch(at t: Double) {
+        let c = configuration
+        hostileCarry += c.hostileConversionsPerSecond * Self.hostileBatchSeconds
+        var k = Int(hostileCarry)
+        hostileCarry -= Double(k)
+        while k > 0 && hostileNext < plan.ramPages {
+            convert(PageRange(first: plan.page(ramIndex: hostileNext), count: 1), .toShared, at: t, vcpu: vcpu())
+            hostileNext += c.hostileStridePages; k -= 1
+        }
+        if hostileNext < plan.ramPages {
+            queue.push(.hostileBatch, at: t + Self.hostileBatchSeconds)
+        } else {
+            emit(.marker(time: t, text: "hostile: done, \(shared.runCount) shared regions"))
+            queue.push(.startChurn, at: t)
+            queue.push(.end, at: t + c.steadySeconds)
+        }
+    }
+
+    /// The guest resumes on the destination: the last pass, the totals, the downtime.
+    private mutating func stopAndCopyEnd(at t: Double) {
+        guard var m = migration else { return }
+        emit(.migrationPass(m.endPass()))
+        m.complete()
+        migration = m
+        emit(.migrationProgress(m.progress(at: t, sharedFraction: sharedFraction)))
+        let ms = Int(((m.downtime ?? 0) * 1000).rounded())
+        emit(.marker(time: t, text: "migration: completed in \(m.pass) passes, downtime \(ms) ms"))
+        finishMigration(at: t)
     }
 
     private mutating func vcpu() -> Int32 { Int32(rng.below(UInt64(configuration.vcpus))) }
