@@ -130,13 +130,7 @@ public struct Monitor: Sendable {
     /// `totals.rejectedTimes`.
     public mutating func apply(_ event: MonitorEvent) {
         let t = event.time
-        guard Self.isUsableTime(t) else {
-            totals.rejectedTimes.addSaturating(1)
-            return
-        }
-        if origin == nil { origin = t }
-        if t > now { now = t }
-        totals.events += 1
+        guard admit(t) else { return }
         switch event {
         case .conversion(let c):
             apply(c)
@@ -163,6 +157,39 @@ public struct Monitor: Sendable {
         case .lostEvents(_, let n):
             if let n { totals.lostEvents.addSaturating(n) } else { totals.lossReportsWithoutCount &+= 1 }
         }
+    }
+
+    /// Applies a batch's events in file order: exactly `apply` of each event, with the
+    /// conversions read from plain records (the batch replay's fast path).
+    public mutating func apply(_ batch: TraceEventBatch) {
+        let others = batch.others
+        var next = 0
+        var nextPosition = others.first?.position ?? Int.max
+        batch.conversions.withUnsafeBufferPointer { records in
+            for i in records.indices {
+                while nextPosition == i {
+                    apply(others[next].event)
+                    next += 1
+                    nextPosition = next < others.count ? others[next].position : Int.max
+                }
+                let r = records[i]
+                if admit(r.time) { apply(r.conversion) }
+            }
+        }
+        while next < others.count { apply(others[next].event); next += 1 }
+    }
+
+    /// The bookkeeping every event starts with; false (counted) when its time is not usable.
+    @inline(__always)
+    private mutating func admit(_ t: EventTime) -> Bool {
+        guard Self.isUsableTime(t) else {
+            totals.rejectedTimes.addSaturating(1)
+            return false
+        }
+        if origin == nil { origin = t }
+        if t > now { now = t }
+        totals.events += 1
+        return true
     }
 
     /// `stamp(t)` and `second(t)`, recomputed only when `t` differs from the last call's.
