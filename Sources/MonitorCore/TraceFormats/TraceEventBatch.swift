@@ -8,7 +8,7 @@ public struct ConversionRecord: Sendable, Hashable {
     public var anomalies: ConversionAnomalies
 
     public init(time: EventTime, pages: PageRange, direction: ConversionDirection, path: ConversionPath,
-                anomalies: ConversionAnomalies = []) {
+                anomalies: ConversionAnomalies = ConversionAnomalies(rawValue: 0)) {
         self.time = time; self.pages = pages; self.direction = direction; self.path = path; self.anomalies = anomalies
     }
 
