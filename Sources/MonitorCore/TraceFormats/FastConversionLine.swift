@@ -143,7 +143,15 @@ extension TraceLineParser {
     @inline(__always)
     static func field(_ l: TraceLineBytes, key: UInt64, at i: Int) -> (UInt64, Int)? {
         guard i &+ 6 <= l.count, i &+ 8 <= l.readable, l.word(at: i) & 0xffff_ffff_ffff == key else { return nil }
-        return l.hex16(at: i &+ 6)
+        let v = i &+ 6
+        // One digit (the page count, the attributes, a3): no word to convert.
+        if v &+ 1 <= l.count && (v &+ 1 == l.count || l[v &+ 1] == TraceASCII.space) {
+            let c = l[v]
+            if c &- TraceASCII.zero < 10 { return (UInt64(c &- TraceASCII.zero), v &+ 1) }
+            if c &- TraceASCII.lowerA < 6 { return (UInt64(c &- TraceASCII.lowerA &+ 10), v &+ 1) }
+            return nil
+        }
+        return l.hex16(at: v)
     }
 
     /// Whether `pidAndVcpu` finds a pid before the cpu column at `anchorOpen` (its only failure):
