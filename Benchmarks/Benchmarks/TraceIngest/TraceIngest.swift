@@ -21,6 +21,8 @@ enum Metric {
     static let cRatio = BenchmarkMetric.custom("time vs C parser (x100)", polarity: .prefersSmaller, useScalingFactor: false)
     /// C reference parser time / I/O floor time, x100: how close compiled C gets to the floor.
     static let cFloorRatio = BenchmarkMetric.custom("C parser vs I/O floor (x100)", polarity: .prefersSmaller, useScalingFactor: false)
+    /// Per-event path time / batch fast path time on the same input in the same iteration, x100.
+    static let batchSpeedup = BenchmarkMetric.custom("batch fast path speed-up vs per-event (x100)", polarity: .prefersLarger, useScalingFactor: false)
 }
 
 /// Reports throughput and the two ratios for one iteration of a subject that took `seconds`.
@@ -34,7 +36,7 @@ func report(_ b: Benchmark, fixture: TraceFixture, events: Int, seconds: Double,
 let ingestMetrics: [BenchmarkMetric] = [
     .wallClock, .peakMemoryResident, .mallocCountTotal,
     Metric.megabytesPerSecond, Metric.keventsPerSecond, Metric.floorRatio, Metric.floorMegabytesPerSecond,
-    Metric.parseSpeedup, Metric.readerSpeedup, Metric.cRatio, Metric.cFloorRatio,
+    Metric.parseSpeedup, Metric.readerSpeedup, Metric.cRatio, Metric.cFloorRatio, Metric.batchSpeedup,
 ]
 
 let benchmarks: @Sendable () -> Void = {
@@ -127,15 +129,48 @@ let benchmarks: @Sendable () -> Void = {
                                 cParser: { cParse(bytes) }) { ParseOnly.parse(bytes).events }
     }
 
+    // The batch fast path (issue 14): plain conversion records read straight from the line
+    // (TraceReader.readBatch), against the per-event path (next() -> MonitorEvent) timed in the
+    // same iteration on the same file.
+    Benchmark("Ingest 4M lines, few regions: read+parse, batch fast path (TraceReader.readBatch) vs C parser") { b in
+        let fixture = FewRegionsTrace.shared
+        let (perEvent, perEventSeconds) = timed { () -> Int in
+            var n = 0
+            try! TraceReader(path: fixture.path).forEach { _ in n += 1 }
+            return n
+        }
+        let seconds = measureAgainstFloorAndC(b, fixture: fixture, "TraceReader.readBatch, few regions",
+                                              cParser: { cParse(path: fixture.path) }) {
+            let reader = try! TraceReader(path: fixture.path)
+            var batch = TraceEventBatch(capacity: 16_384)
+            var n = 0
+            while !reader.isFinished {
+                batch.removeAll()
+                try! reader.readBatch(into: &batch, limit: 16_384)
+                n += batch.count
+            }
+            return n
+        }
+        if perEvent != fixture.lineCount { b.error("per-event path: \(perEvent) events") }
+        b.measurement(Metric.batchSpeedup, Int((perEventSeconds / seconds * 100).rounded()))
+    }
+
     Benchmark("Ingest 4M lines, few regions: read+parse+apply, pipelined (what encmon replay --json does) vs C parser") { b in
         let fixture = FewRegionsTrace.shared
-        measureAgainstFloorAndC(b, fixture: fixture, "Monitor (pipelined), few regions",
-                                cParser: { cParse(path: fixture.path) }) {
+        // Before the batch fast path: MonitorEvent batches, timed in the same iteration.
+        let (_, perEventSeconds) = timed { () -> Int in
             var m = Monitor()
             _ = try! PipelinedTraceReplay.run(path: fixture.path) { batch in m.apply(batch) }
+            return Int(m.totals.events)
+        }
+        let seconds = measureAgainstFloorAndC(b, fixture: fixture, "Monitor (pipelined), few regions",
+                                              cParser: { cParse(path: fixture.path) }) {
+            var m = Monitor()
+            _ = try! PipelinedTraceReplay.runBatches(path: fixture.path) { batch in m.apply(batch) }
             blackHole(m.regions.count)
             return Int(m.totals.events)
         }
+        b.measurement(Metric.batchSpeedup, Int((perEventSeconds / seconds * 100).rounded()))
     }
 }
 
@@ -156,9 +191,10 @@ func cParse(path: String) -> Int {
 }
 
 /// As `measureAgainstFloor`, with the C parser timed in the same iteration too (outside the
-/// measurement) and its event count checked.
+/// measurement) and its event count checked. Returns the subject's time.
+@discardableResult
 func measureAgainstFloorAndC(_ b: Benchmark, fixture: TraceFixture, _ subject: String,
-                             cParser: () -> Int, _ ingest: () -> Int) {
+                             cParser: () -> Int, _ ingest: () -> Int) -> Double {
     let floor = timed { IOFloor.countLines(path: fixture.path) }.1
     let (cEvents, cSeconds) = timed(cParser)
     b.startMeasurement()
@@ -171,6 +207,7 @@ func measureAgainstFloorAndC(_ b: Benchmark, fixture: TraceFixture, _ subject: S
     report(b, fixture: fixture, events: events, seconds: seconds, floor: floor)
     b.measurement(Metric.cRatio, Int((seconds / cSeconds * 100).rounded()))
     b.measurement(Metric.cFloorRatio, Int((cSeconds / floor * 100).rounded()))
+    return seconds
 }
 
 /// One iteration of a subject that ingests the fixture and returns the events it saw: the I/O

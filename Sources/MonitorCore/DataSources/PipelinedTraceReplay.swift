@@ -32,8 +32,37 @@ public enum PipelinedTraceReplay {
                            progress: TraceReplayProgress? = nil, standInEvent: TraceEventName? = nil,
                            _ body: ([MonitorEvent]) throws -> Void) throws -> TraceReplayResult {
         let reader = try TraceReader(path: path, chunkSize: chunkSize, standInEvent: standInEvent)
+        return try pipeline(reader, batchSize: batchSize, queueDepth: queueDepth, progress: progress,
+                            read: ReplayBatches.events, body)
+    }
+
+    /// As `run`, with batches of plain conversion records (`TraceEventBatch`, applied with
+    /// `Monitor.apply(_: TraceEventBatch)`): what `encmon replay --json/--summary` does. The
+    /// batches are reused: `body` must not keep them. `referenceParsing` reads through the
+    /// per-event paths only (the tests' reference).
+    public static func runBatches(path: String, chunkSize: Int = TraceReader.defaultChunkSize,
+                                  batchSize: Int = defaultBatchSize, queueDepth: Int = defaultQueueDepth,
+                                  progress: TraceReplayProgress? = nil, standInEvent: TraceEventName? = nil,
+                                  referenceParsing: Bool = false,
+                                  _ body: (TraceEventBatch) throws -> Void) throws -> TraceReplayResult {
+        let reader = try TraceReader(path: path, chunkSize: chunkSize, standInEvent: standInEvent)
+        reader.referenceParsing = referenceParsing
+        let pool = BatchPool()
+        return try pipeline(reader, batchSize: batchSize, queueDepth: queueDepth, progress: progress,
+                            read: { reader, size, deliver in try ReplayBatches.records(reader, batchSize: size, pool: pool, deliver) },
+                            { batch in
+                                try body(batch)
+                                pool.recycle(batch)
+                            })
+    }
+
+    private static func pipeline<Batch: Sendable>(
+        _ reader: sending TraceReader, batchSize: Int, queueDepth: Int, progress: TraceReplayProgress?,
+        read: @escaping @Sendable (TraceReader, Int, (Batch, TraceReadCounters) throws -> Void) throws -> Void,
+        _ body: (Batch) throws -> Void
+    ) throws -> TraceReplayResult {
         progress?.start(name: reader.name, counters: reader.counters)
-        let job = ReplayJob(reader: reader, batchSize: max(1, batchSize), queueDepth: max(1, queueDepth))
+        let job = ReplayJob<Batch>(reader: reader, batchSize: max(1, batchSize), queueDepth: max(1, queueDepth), read: read)
 
         guard case .success(let thread) = ProducerThread.start({ job.produce() }) else {
             // No thread to be had (EAGAIN): the same batches, read on this thread.
@@ -122,17 +151,21 @@ extension SourceStatus {
 
 /// One replay's shared state: the reader, until the parsing thread takes it, the queue of batches
 /// (the producer waits when `queueDepth` are waiting: a replay loses nothing), and the outcome.
-private final class ReplayJob: Sendable {
+private final class ReplayJob<Batch: Sendable>: Sendable {
     /// The `Mutex` carries the non-Sendable reader across threads: it is taken out exactly once,
     /// by whichever side reads (the parsing thread, or `runInline`).
     private let reader: Mutex<TraceReader?>
     let batchSize: Int
-    let batches: BoundedQueue<([MonitorEvent], TraceReadCounters)>
+    let batches: BoundedQueue<(Batch, TraceReadCounters)>
+    /// Reads the whole input into batches of at most `batchSize`, handing each to its closure.
+    let read: @Sendable (TraceReader, Int, (Batch, TraceReadCounters) throws -> Void) throws -> Void
     private let ending = Mutex<Result<TraceReplayResult, any Error>>(.failure(ReplayCancelled()))
 
-    init(reader: sending TraceReader, batchSize: Int, queueDepth: Int) {
+    init(reader: sending TraceReader, batchSize: Int, queueDepth: Int,
+         read: @escaping @Sendable (TraceReader, Int, (Batch, TraceReadCounters) throws -> Void) throws -> Void) {
         self.reader = Mutex(reader)
         self.batchSize = batchSize
+        self.read = read
         batches = BoundedQueue(capacity: queueDepth)
     }
 
@@ -153,7 +186,7 @@ private final class ReplayJob: Sendable {
     func produce() {
         let reader = takeReader()
         let outcome = Result<TraceReplayResult, any Error> {
-            try Self.readBatches(reader, batchSize: batchSize) { events, counters in
+            try read(reader, batchSize) { events, counters in
                 guard batches.put((events, counters)) else { throw ReplayCancelled() }
             }
             return Self.result(of: reader)
@@ -163,9 +196,9 @@ private final class ReplayJob: Sendable {
     }
 
     /// The fallback without a thread: the same batches, straight to `body`.
-    func runInline(progress: TraceReplayProgress?, _ body: ([MonitorEvent]) throws -> Void) throws -> TraceReplayResult {
+    func runInline(progress: TraceReplayProgress?, _ body: (Batch) throws -> Void) throws -> TraceReplayResult {
         let reader = takeReader()
-        try Self.readBatches(reader, batchSize: batchSize) { events, counters in
+        try read(reader, batchSize) { events, counters in
             progress?.update(counters)
             try body(events)
         }
@@ -178,15 +211,18 @@ private final class ReplayJob: Sendable {
         TraceReplayResult(counters: reader.counters, malformedSamples: reader.malformedSamples,
                           status: .replay(name: reader.name, counters: reader.counters, finished: true))
     }
+}
 
+/// The two ways of cutting a replay into batches.
+private enum ReplayBatches {
     /// Leaves `TraceReader.forEach` (its fast path) when a batch is full, so that the reader's
     /// counters are current at each hand-over.
     private struct BatchFull: Error {}
 
     /// Reads `reader` to its end, handing `deliver` each full batch and a last, shorter, non-empty
     /// one, with the reader's counters after the batch's last line.
-    static func readBatches(_ reader: TraceReader, batchSize: Int,
-                            _ deliver: ([MonitorEvent], TraceReadCounters) throws -> Void) throws {
+    static func events(_ reader: TraceReader, batchSize: Int,
+                       _ deliver: ([MonitorEvent], TraceReadCounters) throws -> Void) throws {
         var batch: [MonitorEvent] = []
         batch.reserveCapacity(batchSize)
         while true {
@@ -204,6 +240,35 @@ private final class ReplayJob: Sendable {
             if !batch.isEmpty { try deliver(batch, reader.counters) }
             return
         }
+    }
+
+    /// The same cut with `TraceReader.readBatch`: conversions as plain records, batches taken
+    /// from `pool` (emptied) when the applying side has given one back.
+    static func records(_ reader: TraceReader, batchSize: Int, pool: BatchPool,
+                        _ deliver: (TraceEventBatch, TraceReadCounters) throws -> Void) throws {
+        while true {
+            var batch = pool.take(capacity: batchSize)
+            try reader.readBatch(into: &batch, limit: batchSize)
+            if !batch.isEmpty { try deliver(batch, reader.counters) }
+            if reader.isFinished { return }
+        }
+    }
+}
+
+/// Emptied batches going back to the parsing thread, so their buffers are reused (at most
+/// `limit` kept).
+private final class BatchPool: Sendable {
+    private let free = Mutex<[TraceEventBatch]>([])
+    private static let limit = 8
+
+    func take(capacity: Int) -> TraceEventBatch {
+        var batch = free.withLock { $0.popLast() } ?? TraceEventBatch(capacity: capacity)
+        batch.removeAll()
+        return batch
+    }
+
+    func recycle(_ batch: TraceEventBatch) {
+        free.withLock { if $0.count < Self.limit { $0.append(batch) } }
     }
 }
 

@@ -130,16 +130,10 @@ public struct Monitor: Sendable {
     /// `totals.rejectedTimes`.
     public mutating func apply(_ event: MonitorEvent) {
         let t = event.time
-        guard Self.isUsableTime(t) else {
-            totals.rejectedTimes.addSaturating(1)
-            return
-        }
-        if origin == nil { origin = t }
-        if t > now { now = t }
-        totals.events += 1
+        guard admit(t) else { return }
         switch event {
         case .conversion(let c):
-            apply(c)
+            apply(c, treeIsUnique: false)
         case .rejected(let r):
             totals.rejected += 1
             totals.rejectedByReason[r.reason, default: 0] += 1
@@ -165,6 +159,47 @@ public struct Monitor: Sendable {
         }
     }
 
+    /// Applies a batch's events in file order: exactly `apply` of each event, with the
+    /// conversions read from plain records (the batch replay's fast path).
+    public mutating func apply(_ batch: TraceEventBatch) {
+        let others = batch.others
+        var next = 0
+        var nextPosition = others.first?.position ?? Int.max
+        // The map's uniqueness is checked once per run of conversions, not per update: only
+        // other events (a migration pass keeps a copy of the map) can share it in between.
+        var treeIsUnique = false
+        batch.conversions.withUnsafeBufferPointer { records in
+            for i in records.indices {
+                while nextPosition == i {
+                    apply(others[next].event)
+                    treeIsUnique = false
+                    next += 1
+                    nextPosition = next < others.count ? others[next].position : Int.max
+                }
+                if !treeIsUnique {
+                    regions.prepareForUpdates()
+                    treeIsUnique = true
+                }
+                let r = records[i]
+                if admit(r.time) { apply(r.conversion, treeIsUnique: true) }
+            }
+        }
+        while next < others.count { apply(others[next].event); next += 1 }
+    }
+
+    /// The bookkeeping every event starts with; false (counted) when its time is not usable.
+    @inline(__always)
+    private mutating func admit(_ t: EventTime) -> Bool {
+        guard Self.isUsableTime(t) else {
+            totals.rejectedTimes.addSaturating(1)
+            return false
+        }
+        if origin == nil { origin = t }
+        if t > now { now = t }
+        totals.events += 1
+        return true
+    }
+
     /// `stamp(t)` and `second(t)`, recomputed only when `t` differs from the last call's.
     @inline(__always)
     private mutating func clockKeys(_ t: EventTime) -> EventClockKeys {
@@ -172,16 +207,18 @@ public struct Monitor: Sendable {
         return clock
     }
 
-    private mutating func apply(_ c: Conversion) {
+    /// `treeIsUnique`: see `SharedRegionMap.prepareForUpdates`.
+    @inline(__always)
+    private mutating func apply(_ c: Conversion, treeIsUnique: Bool) {
         let keys = clockKeys(c.time)
         let s = keys.stamp
         let changed: UInt64
         switch c.direction {
         case .toShared:
-            changed = regions.markShared(c.pages, stamp: s)
+            changed = regions.markShared(c.pages, stamp: s, treeIsUnique: treeIsUnique)
             totals.toShared += 1; totals.pagesToShared.addSaturating(c.pages.count)
         case .toPrivate:
-            changed = regions.markPrivate(c.pages, stamp: s)
+            changed = regions.markPrivate(c.pages, stamp: s, treeIsUnique: treeIsUnique)
             totals.toPrivate += 1; totals.pagesToPrivate.addSaturating(c.pages.count)
         }
         totals.conversions += 1

@@ -49,6 +49,11 @@ public struct TraceLineParser: Sendable {
     public var timeUnitUnknown: Bool { sawRawClockTimestamps || sawUntimedEvents }
     /// The stand-in event named by `--event` (its lines decode like `kvm_hypercall`).
     public var standInEvent: TraceEventName?
+    /// The fast path's last timestamp as digits (ticks of 10^-digits s) and its value: lines
+    /// that repeat it skip the division.
+    var fastTime: EventTime = 0
+    var fastTimeTicks: UInt64 = .max
+    var fastTimeDigits = -1
 
     public init(standInEvent: TraceEventName? = nil) { self.standInEvent = standInEvent }
 

@@ -160,6 +160,27 @@ public final class TraceReader {
         defer { core = local }
         while let e = try local.nextEvent() { try body(e) }
     }
+
+    /// Appends up to `limit` events to `batch` (at least one unless the input is finished or a
+    /// followed file has nothing more yet): the batch replay's fast path, conversions as plain
+    /// records without pid and vCPU. The counters are current when it returns.
+    public func readBatch(into batch: inout TraceEventBatch, limit: Int) throws {
+        var local = core
+        defer { core = local }
+        var sink = BatchSink(batch: TraceEventBatch(), limit: max(1, limit), referencePath: local.referencePath)
+        swap(&sink.batch, &batch)
+        defer { swap(&sink.batch, &batch) }
+        if sink.batch.count >= sink.limit { return }
+        try local.readLines(into: &sink)
+    }
+
+    /// Parse every line through the per-event paths only, as encmon did before the batch fast
+    /// path (`ConversionRecord`s read straight from the line): the reference that the tests
+    /// compare the fast path with, byte for byte. Set before reading.
+    public var referenceParsing: Bool {
+        get { core.referencePath }
+        set { core.referencePath = newValue }
+    }
 }
 
 /// The reader's state as a value, so that the batch loop runs on a local copy (no class property
@@ -193,6 +214,9 @@ struct TraceReaderCore {
     var counters = TraceReadCounters()
     var samples: [MalformedLine] = []
     var interruption: TraceReadInterruption?
+    /// Parse with the per-event fast path only (`fastEvent`), as before the batch fast path: the
+    /// reference that tests compare the fast path with.
+    var referencePath = false
 
     init(source: Input, path: String, chunkSize: Int, maxLineLength: Int) {
         input = source
@@ -224,6 +248,15 @@ struct TraceReaderCore {
     var lineLimit: Int { parser.isReadingRecording ? RecordingFormat.maxLineLength : maxLineLength }
 
     mutating func nextEvent() throws -> MonitorEvent? {
+        var sink = SingleEventSink(referencePath: referencePath)
+        try readLines(into: &sink)
+        return sink.event
+    }
+
+    /// Reads lines into `sink` until it is full, the input ends, or a followed file has nothing
+    /// more for now.
+    @inline(__always)
+    mutating func readLines<Sink: TraceLineSink>(into sink: inout Sink) throws {
         while true {
             if start < end {
                 if let hit = memchr(buffer + start, Int32(TraceASCII.newline), end - start) {
@@ -238,7 +271,7 @@ struct TraceReaderCore {
                         overlong(at: lineStart)
                         continue
                     }
-                    if let e = consume(lineStart: lineStart, length: length, endsWithNewline: true) { return e }
+                    if consume(lineStart: lineStart, length: length, endsWithNewline: true, into: &sink) { return }
                     continue
                 }
                 if discarding {
@@ -263,29 +296,35 @@ struct TraceReaderCore {
                         counters.partialRecordBytes = UInt64(end - lineStart)
                     } else if length > lineLimit {
                         overlong(at: lineStart)
-                    } else if let e = consume(lineStart: lineStart, length: length, endsWithNewline: false) {
-                        return e
+                    } else if consume(lineStart: lineStart, length: length, endsWithNewline: false, into: &sink) {
+                        return  // the next call finishes
                     }
                 }
                 start = end
                 finished = true
-                return nil
+                return
             }
             try refill()
-            if caughtUp { caughtUp = false; return nil }
+            if caughtUp { caughtUp = false; return }
         }
     }
 
+    /// One line into `sink`; true when the sink wants no more.
     @inline(__always)
-    mutating func consume(lineStart: Int, length: Int, endsWithNewline: Bool) -> MonitorEvent? {
+    mutating func consume<Sink: TraceLineSink>(lineStart: Int, length: Int, endsWithNewline: Bool,
+                                               into sink: inout Sink) -> Bool {
         if length == 0 {
             counters.skipped &+= 1
-            return nil
+            return false
         }
         let line = TraceLineBytes(base: buffer + lineStart, count: length, readable: capacity + Self.wordSlack - lineStart)
+        if let full = sink.takeFast(line, parser: &parser) {
+            counters.events &+= 1
+            return full
+        }
         if let e = parser.fastEvent(line) {
             counters.events &+= 1
-            return e
+            return sink.take(e)
         }
         let outcome = parser.parse(line, endsWithNewline: endsWithNewline, triedFastPath: true)
         switch outcome {
@@ -294,7 +333,7 @@ struct TraceReaderCore {
             if case .lostEvents(_, let n) = e {
                 if let n { counters.lostEvents &+= n } else { counters.lossReportsWithoutCount &+= 1 }
             }
-            return e
+            return sink.take(e)
         case .skipped:
             counters.skipped &+= 1
         case .duplicate:
@@ -302,7 +341,7 @@ struct TraceReaderCore {
         case .malformed(let reason):
             noteMalformed(reason: reason, lineStart: lineStart, length: length)
         }
-        return nil
+        return false
     }
 
     mutating func overlong(at lineStart: Int) {
@@ -393,5 +432,55 @@ struct TraceReaderCore {
             case .failure(let e): throw TraceFileError.cannotRead(path: path, errno: e.code)
             }
         }
+    }
+}
+
+// MARK: - Where lines go
+
+/// What a reader fills: one event (`next()`) or a batch (`readBatch`).
+protocol TraceLineSink {
+    /// The line through a sink-specific fast path: nil when not taken, else whether the sink is
+    /// full now.
+    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool?
+    /// An event of the per-event paths; true when the sink is full now.
+    mutating func take(_ event: MonitorEvent) -> Bool
+}
+
+/// `next()`: the first event, with its pid and vCPU.
+struct SingleEventSink: TraceLineSink {
+    let referencePath: Bool
+    var event: MonitorEvent?
+
+    init(referencePath: Bool) { self.referencePath = referencePath }
+
+    @inline(__always)
+    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool? {
+        guard !referencePath, let c = parser.fastConversion(line, ids: true) else { return nil }
+        event = c.event
+        return true
+    }
+
+    mutating func take(_ event: MonitorEvent) -> Bool {
+        self.event = event
+        return true
+    }
+}
+
+/// `readBatch`: conversions as plain records (no pid, no vCPU), up to `limit` events.
+struct BatchSink: TraceLineSink {
+    var batch: TraceEventBatch
+    let limit: Int
+    let referencePath: Bool
+
+    @inline(__always)
+    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool? {
+        guard !referencePath, let c = parser.fastConversion(line, ids: false) else { return nil }
+        batch.append(c.record)
+        return batch.count >= limit
+    }
+
+    mutating func take(_ event: MonitorEvent) -> Bool {
+        batch.append(event)
+        return batch.count >= limit
     }
 }

@@ -38,6 +38,11 @@ extension EncmonCommand {
         @Option(help: ArgumentHelp("A stand-in event whose nr, a0..a3 fields read like kvm:kvm_hypercall (a uprobe or kprobe), as SYSTEM:NAME, SYSTEM/NAME or NAME.", valueName: "EVENT"))
         var event: String?
 
+        /// Hidden: parse through the per-event paths only (encmon's parser before the batch fast
+        /// path), so the tests can compare the two outputs byte for byte.
+        @Flag(name: .customLong("reference-parsing"), help: .hidden)
+        var referenceParsing = false
+
         @OptionGroup(title: "Display") var display: DisplayOptions
         @OptionGroup(title: "Model") var model: ModelOptions
 
@@ -92,6 +97,7 @@ extension EncmonCommand {
                 SessionSignalHandlers.pending != nil
             }
             source.reader.follow = follow
+            source.reader.referenceParsing = referenceParsing
             guard try follow || source.peekNextTime() != nil else {
                 try requireEvents(source.status, source.counters, source.malformedSamples)
                 return
@@ -152,7 +158,8 @@ extension EncmonCommand {
             var shown = false
             let result: TraceReplayResult
             do {
-                result = try PipelinedTraceReplay.run(path: file, progress: progress, standInEvent: standInEvent) { batch in
+                result = try PipelinedTraceReplay.runBatches(path: file, progress: progress, standInEvent: standInEvent,
+                                                             referenceParsing: referenceParsing) { batch in
                     monitor.apply(batch)
                     guard showProgress else { return }
                     let now = SourceClock.monotonicNow()

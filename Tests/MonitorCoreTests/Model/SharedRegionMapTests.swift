@@ -302,6 +302,38 @@ private func randomRange(_ rng: inout SplitMix64, in window: PageRange) -> PageR
         map.checkInvariants()
     }
 
+    /// Single-page flips in place on a map built in address order (full nodes): overflowing
+    /// nodes whose neighbours are full too are split four into five, and the result matches the
+    /// reference and stays at most 32 bytes a region (the RegionMap benchmark's pattern).
+    @Test func inPlaceFlipsOnAFullMapMatchTheReferenceInAtMost32BytesARegion() {
+        var rng = SplitMix64(seed: 61)
+        var map = SharedRegionMap()
+        var ref = NaiveRegions()
+        let n: UInt64 = 20_000
+        for i in 0..<n {
+            let r = PageRange(first: 16 * i, count: 8)
+            map.markShared(r, stamp: 1)
+            ref.regions.append(SharedRegion(pages: r, firstShared: 1, lastChange: 1))
+            ref.pages += r.count
+        }
+        let window = PageRange(lower: 0, upper: 16 * n)
+        for op in 0..<20_000 {
+            let r = PageRange(first: rng.below(window.upper), count: 1)
+            let shared = map.region(containing: r.lower) != nil
+            for (k, share) in [!shared, shared].enumerated() {
+                let stamp = UInt32(2 + k)
+                let got = share ? map.markShared(r, stamp: stamp) : map.markPrivate(r, stamp: stamp)
+                let want = share ? ref.markShared(r, stamp: stamp) : ref.markPrivate(r, stamp: stamp)
+                guard got == want else { Issue.record("op \(op): returned \(got), reference \(want)"); return }
+            }
+            if op % 2_000 == 0 { map.checkInvariants() }
+        }
+        guard compare(map, ref, &rng, universe: [window], full: true, context: "flips end") else { return }
+        map.checkInvariants()
+        #expect(map.count == Int(n))
+        #expect(map.allocatedBytes <= 32 * map.count, "\(Double(map.allocatedBytes) / Double(map.count)) bytes a region")
+    }
+
     /// In-order and descending builds (a scan's pattern), where nodes overflowing at the end
     /// of the tree split unevenly, with some deletions near the growing end that shrink the small
     /// edge nodes; then churn everywhere.

@@ -146,6 +146,39 @@ import Testing
         }
     }
 
+    /// `runBatches` (record batches, reused): the sequential events with conversions stripped of
+    /// pid and vCPU, the same counters, with and without `referenceParsing`; a body error stops it.
+    @Test func recordBatchesMatchSequentialReading() throws {
+        let text = Self.mixedLines(30_000).joined(separator: "\n")
+        try Self.withFile(text) { path in
+            let (reference, reader) = try Self.sequential(path)
+            let stripped = reference.map { e -> MonitorEvent in
+                guard case .conversion(var c) = e else { return e }
+                c.pid = -1; c.vcpu = -1
+                return .conversion(c)
+            }
+            for (batchSize, referenceParsing) in [(1, false), (97, true), (4096, false), (1 << 20, false)] {
+                var events: [MonitorEvent] = []
+                let result = try PipelinedTraceReplay.runBatches(path: path, chunkSize: 1000, batchSize: batchSize, queueDepth: 2,
+                                                                 referenceParsing: referenceParsing) { batch in
+                    #expect(batch.count <= batchSize && !batch.isEmpty)
+                    events += batch.events
+                }
+                #expect(events == stripped, "batch \(batchSize)")
+                #expect(result.counters == reader.counters)
+                #expect(result.malformedSamples == reader.malformedSamples)
+            }
+            var calls = 0
+            #expect(throws: Stop(batch: 3)) {
+                _ = try PipelinedTraceReplay.runBatches(path: path, batchSize: 100, queueDepth: 1) { _ in
+                    calls += 1
+                    if calls == 3 { throw Stop(batch: calls) }
+                }
+            }
+            #expect(calls == 3)
+        }
+    }
+
     @Test func missingFileThrowsBeforeReading() throws {
         let path = "/nonexistent-encmon-dir/trace.txt"
         var called = false

@@ -6,7 +6,7 @@ extension _RegionTree {
     static func minimum(_ level: Int) -> Int { level == 0 ? _Leaf.minimum : _Inner.minimum }
     /// A sibling takes part of an overflowing node only if it has this much room, so that each
     /// O(capacity) spill buys several cheap inserts.
-    static func spillRoom(_ level: Int) -> Int { level == 0 ? 8 : 4 }
+    static func spillRoom(_ level: Int) -> Int { 4 }
     static func count(_ node: UnsafeMutableRawPointer, _ level: Int) -> Int {
         level == 0 ? _Leaf(node).count : _Inner(node).count
     }
@@ -47,12 +47,17 @@ extension _RegionTree {
                 // is at the same edge, so the parent splits the same way if it overflows).
                 redistribute(parent, childLevel: level, first: c, count: 1, into: 2, firstCount: edge == .last ? cap : n - cap)
             } else if n > cap {
-                // Overflow: spill into the emptier sibling when it has room, else split two full
-                // nodes into three.
+                // Overflow: spill into the emptier sibling when it has room, else split up to four
+                // nearly full nodes into one more.
                 let left = c > 0 ? Self.count(parent.children[c - 1], level) : Int.max
                 let right = c + 1 < parent.count ? Self.count(parent.children[c + 1], level) : Int.max
                 if Swift.min(left, right) <= cap - Self.spillRoom(level) {
                     redistribute(parent, childLevel: level, first: left <= right ? c - 1 : c, count: 2, into: 2)
+                } else if parent.count > 2 {
+                    // Up to four nearly full nodes into one more (4/5 full, not 2/3 as from two
+                    // into three): fewer bytes a region when updates churn in place.
+                    let k = Swift.min(parent.count, 4)
+                    redistribute(parent, childLevel: level, first: Swift.max(0, Swift.min(c - 1, parent.count - k)), count: k, into: k + 1)
                 } else if parent.count > 1 {
                     redistribute(parent, childLevel: level, first: c > 0 ? c - 1 : c, count: 2, into: 3)
                 } else {
@@ -147,12 +152,19 @@ extension _RegionTree {
                               firstCount: Int? = nil) {
         let kind: _NodeKind = level == 0 ? .leaf : .inner
         let slots = level == 0 ? _Leaf.slots : _Inner.slots
-        var nodes: (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) = (nil, nil, nil)
+        var nodes: (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?,
+                    UnsafeMutableRawPointer?) = (nil, nil, nil, nil, nil)
         func node(_ t: Int) -> UnsafeMutableRawPointer {
-            switch t { case 0: return nodes.0!; case 1: return nodes.1!; default: return nodes.2! }
+            switch t {
+            case 0: return nodes.0!
+            case 1: return nodes.1!
+            case 2: return nodes.2!
+            case 3: return nodes.3!
+            default: return nodes.4!
+            }
         }
         func setNode(_ t: Int, _ p: UnsafeMutableRawPointer) {
-            switch t { case 0: nodes.0 = p; case 1: nodes.1 = p; default: nodes.2 = p }
+            switch t { case 0: nodes.0 = p; case 1: nodes.1 = p; case 2: nodes.2 = p; case 3: nodes.3 = p; default: nodes.4 = p }
         }
         var total = 0
         for t in 0..<k {

@@ -91,6 +91,10 @@ public struct SharedRegionMap: Sendable {
         if !isKnownUniquelyReferenced(&tree) { tree = tree.copy() }
     }
 
+    /// Makes the tree unique once before a run of updates that pass `treeIsUnique: true` (a
+    /// batch): no copy of the map may be taken between this and those updates.
+    mutating func prepareForUpdates() { makeUnique() }
+
     /// Marks `range` shared, merging it with every region it overlaps or touches.
     ///
     /// - Returns: the pages that were private before and are shared now (measured before any
@@ -99,8 +103,14 @@ public struct SharedRegionMap: Sendable {
     ///   straddle leaves, paid for by the insertions that created them.
     @discardableResult
     public mutating func markShared(_ range: PageRange, stamp: UInt32) -> UInt64 {
+        markShared(range, stamp: stamp, treeIsUnique: false)
+    }
+
+    /// `treeIsUnique`: the caller made the tree unique (`prepareForUpdates`) and took no copy since.
+    @inline(__always)
+    mutating func markShared(_ range: PageRange, stamp: UInt32, treeIsUnique: Bool) -> UInt64 {
         guard !range.isEmpty else { return 0 }
-        makeUnique()
+        if !treeIsUnique { makeUnique() }
         let before = tree.count
         let newly = tree.markShared(lower: range.lower, upper: range.upper, stamp: stamp)
         if tree.count > before {
@@ -118,8 +128,14 @@ public struct SharedRegionMap: Sendable {
     /// - Complexity: O(log n) amortized, as for `markShared`.
     @discardableResult
     public mutating func markPrivate(_ range: PageRange, stamp: UInt32) -> UInt64 {
+        markPrivate(range, stamp: stamp, treeIsUnique: false)
+    }
+
+    /// `treeIsUnique`: the caller made the tree unique (`prepareForUpdates`) and took no copy since.
+    @inline(__always)
+    mutating func markPrivate(_ range: PageRange, stamp: UInt32, treeIsUnique: Bool) -> UInt64 {
         guard !range.isEmpty else { return 0 }
-        makeUnique()
+        if !treeIsUnique { makeUnique() }
         let before = tree.count
         let removed = tree.markPrivate(lower: range.lower, upper: range.upper, stamp: stamp)
         if tree.count > before {
