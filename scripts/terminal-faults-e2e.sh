@@ -68,8 +68,11 @@ for i in $(seq 1 500); do kill -WINCH "$pid" 2>/dev/null || break; done
 T resize-window -t storm -x 100 -y 30
 check "SIGWINCH storm: still running"        test -n "$(app_pid)"
 check "SIGWINCH storm: redrawn with footer"  wait_for '^\?Help' 10
-sleep 0.5
-check "SIGWINCH storm: header on line 1"     grep -qE "^encmon +t [0-9.]+s .*demo:" <(screen | head -1)
+# Under load the frames drawn for earlier sizes may still be on the pane for a while: wait (bounded)
+# for the frame at the final size rather than sleeping a fixed time.
+final_frame() { grep -qE "^encmon +t [0-9.]+s .*demo:" <(screen | head -1) && grep -q '^?Help' <(screen | tail -1); }
+until_ok() { local deadline=$(( $(date +%s) + $1 )); shift; until "$@"; do (( $(date +%s) < deadline )) || return 1; sleep 0.1; done; }
+check "SIGWINCH storm: header on line 1"     until_ok 10 final_frame
 check "SIGWINCH storm: no line over 100"     test "$(screen | wc -L)" -le 100
 check "SIGWINCH storm: 30 rows"              test "$(screen | wc -l)" -eq 30
 check "SIGWINCH storm: footer on the last row" grep -q '^?Help' <(screen | tail -1)
