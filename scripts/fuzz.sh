@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SWIFT=${SWIFT:-swift}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-$(sed -n 's/^ *fuzzTarget("\([A-Za-z]*\)").*/\1/p' "$ROOT/Fuzz/Package.swift")}
+TARGETS=${FUZZ_TARGETS:-$(sed -n 's/^ *fuzzTarget("\([A-Za-z]*\)".*/\1/p' "$ROOT/Fuzz/Package.swift")}
 LOCK=${FUZZ_BUILD_LOCK:-/tmp/encmon-build.lock}
 cd "$ROOT/Fuzz"
 mkdir -p crashes corpus
@@ -26,22 +26,30 @@ LOCKED=(); command -v flock >/dev/null && LOCKED=(flock "$LOCK")
   || { tail -30 build.log; echo "fuzz: build failed (Fuzz/build.log)"; exit 1; }
 BIN=$("$SWIFT" build "${FLAGS[@]}" --show-bin-path)
 
-# Seeds: every fixture file of the test suites (all trace layouts, recordings).
+# Seeds: every fixture file of the test suites (all trace layouts, recordings) and the files in
+# Fuzz/Seeds for every target; Fuzz/Seeds/<target>/ for that target only (trace.dat files, daemon
+# requests).
 SEEDS=$(mktemp -d /tmp/encmon-fuzz-seeds.XXXXXX)
 trap 'rm -rf "$SEEDS"' EXIT
 for f in "$ROOT"/Tests/*/Fixtures/*; do [[ -f $f ]] && cp "$f" "$SEEDS/$(basename "$(dirname "$(dirname "$f")")")-$(basename "$f")"; done
-[[ -d $ROOT/Fuzz/Seeds ]] && cp -r "$ROOT"/Fuzz/Seeds/. "$SEEDS"/ 2>/dev/null || true
+for f in "$ROOT"/Fuzz/Seeds/*; do [[ -f $f ]] && cp "$f" "$SEEDS"/; done
 
 status=0
 printf '%-18s %12s %8s %8s %s\n' target executions seconds crashes "exec/s"
 for t in $TARGETS; do
   mkdir -p "corpus/$t"
+  own=(); [[ -d $ROOT/Fuzz/Seeds/$t ]] && own=("$ROOT/Fuzz/Seeds/$t")
+  # trace.dat seeds are page-aligned files of ~40 KB; text inputs stay short.
+  maxlen=8192; [[ $t == FuzzTraceDat ]] && maxlen=65536
   log="crashes/$t.log"
   start=$(date +%s)
   # -rss_limit_mb/-malloc_limit_mb: unbounded growth is a finding too; -timeout: so is a hang.
   set +e
-  ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=4} nice -n 10 "$BIN/$t" "corpus/$t" "$SEEDS" -max_total_time="$SECONDS_EACH" -timeout=10 \
-    -rss_limit_mb=2048 -max_len=8192 -use_value_profile=1 -print_final_stats=1 \
+  asan=${ASAN_OPTIONS:-malloc_context_size=4}
+  # libtracecmd has no frame pointers: the full unwinder is needed to see (and suppress) its frames.
+  [[ $t == FuzzTraceDat ]] && asan="$asan:malloc_context_size=30:fast_unwind_on_malloc=0"
+  ASAN_OPTIONS=$asan LSAN_OPTIONS=suppressions=$ROOT/Fuzz/lsan-suppressions.txt nice -n 10 "$BIN/$t" "corpus/$t" "$SEEDS" "${own[@]}" -max_total_time="$SECONDS_EACH" -timeout=10 \
+    -rss_limit_mb=2048 -max_len=$maxlen -use_value_profile=1 -print_final_stats=1 \
     -artifact_prefix="crashes/$t-" >"$log" 2>&1
   rc=$?
   set -e
