@@ -89,6 +89,8 @@ phase() {
     sleep 1
   done
   local approx=no; screen | grep -q "approximate map" && approx=yes
+  # What the header says was lost (ring buffer overrun: encmon did not keep up), "0" when it says nothing.
+  local lost; lost=$(screen | grep -o "lost events [^ ]*" | head -1 | cut -d' ' -f3); lost=${lost:-0}
   tmux send-keys -t "$SESSION" q
   for _ in $(seq 50); do kill -0 "$ENCMON_PID" 2>/dev/null || break; sleep 0.1; done
   tmux kill-session -t "$SESSION" 2>/dev/null
@@ -102,8 +104,8 @@ phase() {
   rss_mid=$(awk -v h=$((SECS / 2)) '$1 >= h { print $2; exit }' "$WORK/rss-$name")
   rss_end=$(tail -1 "$WORK/rss-$name" | awk '{ print $2 }')
   local left=none; ls "$TRACEFS/instances" | grep -q "^encmon-$ENCMON_PID-" && left=LEFT
-  printf '| %s | %s | %s | %s | %s | %s / %s / %s | %s | %s / %s / %s / %s | %s | %s |\n' \
-    "$name" "$SECS" "${calls:-?}" "$(( ${calls:-0} / SECS ))" "$(wc -l < "$lat")" \
+  printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s / %s / %s / %s | %s | %s |\n' \
+    "$name" "$SECS" "${calls:-?}" "$(( ${calls:-0} / SECS ))" "$lost" "$(wc -l < "$lat")" \
     "$(percentile 0.5 < "$lat")" "$(percentile 0.95 < "$lat")" "$(percentile 1 < "$lat")" "$timeouts" \
     "$(( floor / 1024 ))" "$(( ${rss_mid:-0} / 1024 ))" "$(( ${rss_end:-0} / 1024 ))" "$(( ${rss_peak:-0} / 1024 ))" "$approx" "$left"
   ENCMON_PID="" GUEST_PID=""
@@ -111,7 +113,7 @@ phase() {
 
 echo "hostile-guest.sh: $(date -u '+%F %T') UTC, $SECS s a phase, --region-cap $CAP, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| load | s | guest calls | calls/s | key samples | key-to-screen ms p50 / p95 / max | timeouts | RSS MiB before / mid / end / peak | approximate shown | instance left |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| load | s | guest calls | calls/s | lost (screen) | key samples | key-to-screen ms p50 / p95 / max | timeouts | RSS MiB before / mid / end / peak | approximate shown | instance left |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 phase "baseline: 8 pages (4 regions)" few
 phase "hostile: alternating pages over 8 GiB" ""
