@@ -7,8 +7,8 @@ import Testing
 /// for 20 s, while `encmon --vm PID --event ... --batch --json --region-cap 4096` watches it.
 ///
 /// The bound (README "Hostile guests"): peak RSS <= RSS before the load + 96 MiB + 64 B x cap.
-/// 64 B a region is the region map's worst case (24-byte leaf slots in leaves at least half
-/// full, plus inner nodes); the 96 MiB pay for what is bounded but not by the cap: the churn
+/// 64 B a region is about twice what the region map takes (25-34 B measured, BENCHMARKS.md:
+/// 24-byte leaf slots plus inner nodes); the 96 MiB pay for what is bounded but not by the cap: the churn
 /// table (65,536 buffers, doubled while it grows), the live source's event queue, the batch JSON
 /// of 4,096 regions each second, and the debug build's allocator slack. Without the cap the
 /// same load leaves ~400,000 regions and grows past it (RSS 153 MB, 115 MB over the floor, at
