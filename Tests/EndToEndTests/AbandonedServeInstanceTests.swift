@@ -5,11 +5,11 @@ import Testing
 /// A daemon killed for good leaves its `encmon-serve-<hash>` instance tracing; the next
 /// `encmon --vm` (or `encmon serve`) removes it once the grace period is over, and leaves a
 /// running daemon's instance alone. Real tracefs, a real daemon, the real binary. Root only.
-@Suite(.serialized, .enabled(if: TestTracefs.usable, "needs root and tracefs"))
-struct AbandonedServeInstanceTests {
-    /// Short, so the test need not wait ten minutes; long enough that a parallel test's daemon,
-    /// killed and restarted (DaemonTracefsTests), has events in its buffer or is younger.
-    static let grace = 2.0
+/// In `DaemonTracefsTests` (serialized): with a 2 s grace these runs would remove the instance of
+/// that suite's killed-and-restarted daemon if they ran during its gap.
+extension DaemonTracefsTests {
+    /// Short, so the test need not wait ten minutes.
+    static let abandonedInstanceGrace = 2.0
 
     @Test func encmonVMRemovesADeadDaemonsInstanceAndKeepsALiveOnes() throws {
         let standIn = try UprobeStandIn()
@@ -41,8 +41,8 @@ struct AbandonedServeInstanceTests {
         #expect(early.status == 0, "\(early.stderr)")
         #expect(TestTracefs.instances().contains(deadName))
 
-        usleep(UInt32(Self.grace * 1.5 * 1e6))
-        let later = try run(Built.encmon, watch, environment: ["ENCMON_SERVE_INSTANCE_GRACE": "\(Self.grace)"])
+        usleep(UInt32(Self.abandonedInstanceGrace * 1.5 * 1e6))
+        let later = try run(Built.encmon, watch, environment: ["ENCMON_SERVE_INSTANCE_GRACE": "\(Self.abandonedInstanceGrace)"])
         #expect(later.status == 0, "\(later.stderr)")
         #expect(later.stderr.contains("removed tracefs instances of encmon daemons that no longer run: \(deadName)"), "\(later.stderr)")
         #expect(!TestTracefs.instances().contains(deadName), "\(TestTracefs.instances())")
@@ -74,9 +74,9 @@ struct AbandonedServeInstanceTests {
         let ownName = try #require(daemon.instanceName, "\(daemon.process?.stderr ?? "")")
         defer { TestTracefs.removeInstance(ownName) }
         daemon.kill9()
-        usleep(UInt32(Self.grace * 1.5 * 1e6))
+        usleep(UInt32(Self.abandonedInstanceGrace * 1.5 * 1e6))
 
-        daemon.environment = ["ENCMON_SERVE_INSTANCE_GRACE=\(Self.grace)"]
+        daemon.environment = ["ENCMON_SERVE_INSTANCE_GRACE=\(Self.abandonedInstanceGrace)"]
         try daemon.start()
         defer { if daemon.process?.exitStatus == nil { _ = daemon.stop() } }
         let err = daemon.process?.stderr ?? ""
