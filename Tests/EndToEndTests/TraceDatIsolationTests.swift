@@ -27,6 +27,20 @@ import Testing
         }
     }
 
+    /// Files whose size fields ask libtracecmd for a 4 GiB buffer (libFuzzer's malloc limit caught
+    /// them): refused with exit 65, the child not killed.
+    @Test func hostileSizeFieldsAreRefusedNotFatal() throws {
+        let dir = Built.repositoryRoot + "/Tests/EndToEndTests/Fixtures"
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("tracedat-hostile-size-") }
+        #expect(files.count == 2)
+        for name in files {
+            let file = dir + "/" + name
+            let r = try run(Built.encmon, ["replay", file, "--summary"])
+            #expect(r.status == 65, "\(file): exit \(r.status), \(r.stderr.prefix(300))")
+            #expect(r.stderr.split(separator: "\n").count == 1 && r.stdout.isEmpty)
+        }
+    }
+
     @Test func aGoodTraceDatReplaysExactlyThroughTheChild() throws {
         // Made by scripts/make-tracedat-seeds.sh: the same eight stand-in calls on two CPUs.
         let file = Built.repositoryRoot + "/Fuzz/Seeds/FuzzTraceDat/standin-2cpu-v6.dat"
