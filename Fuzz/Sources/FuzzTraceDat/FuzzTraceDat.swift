@@ -21,7 +21,7 @@ public func fuzzTraceDat(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// `/tmp/encmon-fuzz-tracedat-<pid>.dat`, removed at exit.
+/// `/tmp/encmon-fuzz-tracedat-<pid>.dat`, removed at exit (by scripts/fuzz.sh when the process crashed).
 private enum InputFile {
     static let path: String = {
         let p = "/tmp/encmon-fuzz-tracedat-\(getpid()).dat"
