@@ -33,8 +33,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
+# Then the hostile-guest load on the live path (root; HOSTILE_SECONDS a phase, 0 skips it).
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark $(ARGS)
+	Benchmarks/scripts/hostile-guest.sh $(or $(HOSTILE_SECONDS),120)
 
 # libFuzzer + ASan targets of Fuzz/, FUZZ_SECONDS each (default 60); crashes in Fuzz/crashes/.
 fuzz: deps

@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "MonitorCore", targets: ["MonitorCore"]),
         .library(name: "MonitorView", targets: ["MonitorView"]),
         .library(name: "LiveHost", targets: ["LiveHost"]),
+        // For Fuzz/ (the daemon's request pipeline), like the libraries above.
+        .library(name: "EncmonDaemon", targets: ["EncmonDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

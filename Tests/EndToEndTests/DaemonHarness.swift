@@ -12,10 +12,10 @@ final class Spawned {
     private var reaped = false
     private(set) var exitStatus: Int32?
 
-    init(_ path: String, _ args: [String], logDirectory: String, name: String) throws {
+    init(_ path: String, _ args: [String], logDirectory: String, name: String, environment: [String] = []) throws {
         stdoutPath = logDirectory + "/\(name).out"
         stderrPath = logDirectory + "/\(name).err"
-        let env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "HOME=/tmp"]
+        let env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "HOME=/tmp"] + environment
         pid = try spawnWithDefaultSignals(path, args, environment: env) { [stdoutPath, stderrPath] actions in
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
@@ -146,6 +146,8 @@ final class DaemonUnderTest {
     private var starts = 0
     /// The daemon's event source; nil = the recording-file feed (`--event E` = real tracefs).
     var feedArguments: [String]?
+    /// Extra `NAME=VALUE` environment for the daemon.
+    var environment: [String] = []
 
     init(directory: String, stateName: String = "state", feedPath: String? = nil) {
         mkdir(directory, 0o755)
@@ -160,7 +162,7 @@ final class DaemonUnderTest {
         starts += 1
         let p = try Spawned(Built.encmon, ["serve", "--socket", socket, "--state-dir", stateDirectory,
                                            ] + (feedArguments ?? ["--feed-recording", feed.path]) + extra,
-                            logDirectory: directory, name: "daemon-\(socket.hashValue & 0xffff)-\(starts)")
+                            logDirectory: directory, name: "daemon-\(socket.hashValue & 0xffff)-\(starts)", environment: environment)
         process = p
         let up = eventually(30) { p.stderr.contains("listening on") || p.waitForExit(seconds: 0) != nil }
         #expect(up && p.exitStatus == nil, "daemon did not start: \(p.stderr)")

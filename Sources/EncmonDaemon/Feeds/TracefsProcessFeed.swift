@@ -35,13 +35,20 @@ public final class TracefsProcessFeed: ProcessEventFeed {
     /// `encmon-serve-<FNV-1a of the absolute state directory path, hex>`: one per state directory,
     /// stable across restarts, and not of the `encmon-<pid>-<n>` form that is removed as stale.
     public static func instanceName(stateDirectory: String) -> String {
-        var path = stateDirectory
-        if !path.hasPrefix("/") {
+        var cwd = ""
+        if !stateDirectory.hasPrefix("/") {
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             if getcwd(&buffer, buffer.count) != nil {
-                path = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
+                cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
         }
+        return instanceName(stateDirectory: stateDirectory, workingDirectory: cwd)
+    }
+
+    /// The same name for a daemon that runs in `workingDirectory` (read from `/proc/PID/cwd` when
+    /// another encmon looks for running daemons).
+    static func instanceName(stateDirectory: String, workingDirectory: String) -> String {
+        let path = stateDirectory.hasPrefix("/") || workingDirectory.isEmpty ? stateDirectory : workingDirectory + "/" + stateDirectory
         var hash: UInt64 = 0xcbf29ce484222325
         for byte in path.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
         return "encmon-serve-" + String(hash, radix: 16)

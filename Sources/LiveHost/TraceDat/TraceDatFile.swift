@@ -28,6 +28,8 @@ public struct TraceDatSummary: Sendable, Equatable {
     public var buffers: [String] = []
     /// The events that were decoded (`system:name`).
     public var decodedEvents: [String] = []
+
+    public init() {}
 }
 
 /// trace-cmd's `trace.dat` (any version libtracecmd reads), decoded with the live path's
@@ -67,7 +69,8 @@ public enum TraceDatFile {
         defer { tracecmd_close(top) }
 
         var handles: [OpaquePointer?] = [top]
-        var summary = TraceDatSummary(buffers: [""])
+        var summary = TraceDatSummary()
+        summary.buffers = [""]
         let instances = tracecmd_buffer_instances(top)
         var owned: [OpaquePointer] = []
         defer { owned.forEach { tracecmd_close($0) } }

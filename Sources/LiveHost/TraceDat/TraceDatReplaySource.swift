@@ -10,11 +10,18 @@ public final class TraceDatReplaySource: EventSource {
     /// Records that were not a decoded event (other events, other GHCB requests).
     private let skipped: UInt64
 
-    public init(path: String) throws(TraceDatError) {
+    public convenience init(path: String) throws(TraceDatError) {
         var collected: [MonitorEvent] = []
-        summary = try TraceDatFile.readEvents(path: path) { collected.append($0) }
+        let summary = try TraceDatFile.readEvents(path: path) { collected.append($0) }
+        self.init(name: path, events: collected, summary: summary)
+    }
+
+    /// Events and summary that were read elsewhere (`encmon replay` reads the file in a child
+    /// process, so that libtracecmd crashing on a hostile file cannot take encmon down).
+    public init(name: String, events collected: [MonitorEvent], summary: TraceDatSummary) {
+        self.summary = summary
         events = collected
-        name = path
+        self.name = name
         let decoded = UInt64(collected.reduce(0) { if case .lostEvents = $1 { $0 } else { $0 + 1 } })
         let used = decoded + summary.malformed
         skipped = summary.records > used ? summary.records - used : 0

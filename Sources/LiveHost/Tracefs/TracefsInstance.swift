@@ -174,8 +174,10 @@ extension TracefsInstance {
         return removed
     }
 
+    /// Stops and removes the instance `name` (retrying while busy); false when it is not there
+    /// or cannot be removed. Policy (which names) is the caller's.
     @discardableResult
-    static func remove(named name: String) -> Bool {
+    public static func remove(named name: String) -> Bool {
         guard let h = tracefs_instance_alloc(nil, name) else { return false }
         defer { tracefs_instance_free(h) }
         _ = try? FileSystemCalls.writeFile(directory(of: h, name: name) + "/tracing_on", "0")

@@ -24,7 +24,7 @@ struct EncmonCommand: ParsableCommand {
               encmon --connect SOCKET    a VM from encmon serve, no root needed
             """,
         version: encmonVersion,
-        subcommands: [Watch.self, Replay.self, Demo.self, List.self, Serve.self],
+        subcommands: [Watch.self, Replay.self, Demo.self, List.self, Serve.self, DecodeTraceDat.self],
         // `encmon --vm 3` / `encmon --qmp PATH` / `encmon --connect SOCKET`: the default command's
         // options need no subcommand name.
         defaultSubcommand: Watch.self

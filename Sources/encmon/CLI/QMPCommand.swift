@@ -95,7 +95,10 @@ extension EncmonCommand {
                let tracked = daemonSourceIfTracked(vm: vm) {
                 return try runConnectedViewer(tracked, display: display, json: live.json)
             }
-            if live.vm != nil { return try live.run(display: display, model: model, qmp: qmp) }
+            if live.vm != nil {
+                removeAbandonedServeInstances(tag: "encmon")
+                return try live.run(display: display, model: model, qmp: qmp)
+            }
             guard qmp.socketPath != nil else { throw CleanExit.helpRequest(EncmonCommand.self) }
             try EncmonCommand.runQMPOnly(qmp, output: QMPOutputOptions(json: live.json, record: live.record),
                                          display: display, model: model)

@@ -119,12 +119,11 @@ extension EncmonCommand {
         }
 
         /// trace-cmd's binary trace.dat, recognised by its magic: read through libtracecmd with
-        /// the live path's decoding.
+        /// the live path's decoding, in a child process (`IsolatedTraceDat`).
         private func replayTraceDat(into monitor: inout Monitor, wholeFile: Bool) throws {
             let source: TraceDatReplaySource
-            do { source = try TraceDatReplaySource(path: file) } catch {
-                if case .cannotOpen = error { throw CommandFailure(message: "\(error)", exitCode: 66) }
-                throw CommandFailure(message: "\(error)", exitCode: 65)
+            do { source = try IsolatedTraceDat.read(path: file) } catch {
+                throw CommandFailure(message: "\(error)", exitCode: error.exitCode)
             }
             guard source.eventCount > 0 else {
                 throw CommandFailure(

@@ -112,6 +112,7 @@ extension EncmonCommand {
                 }
                 return e
             }
+            removeAbandonedServeInstances(tag: "encmon serve")
             do {
                 let feed = try TracefsProcessFeed(customEvent: custom, instanceName: TracefsProcessFeed.instanceName(stateDirectory: stateDir))
                 for note in feed.notes { StandardError.write("encmon serve: \(note)\n") }
@@ -120,6 +121,17 @@ extension EncmonCommand {
                 throw CommandFailure(message: "\(error)", exitCode: LiveExit.code(for: error))
             }
         }
+    }
+}
+
+/// Removes the tracefs instances of daemons that are gone for good (`AbandonedServeInstances`)
+/// and says so on stderr; nothing when tracefs is not mounted or not writable (not root).
+func removeAbandonedServeInstances(tag: String) {
+    let dir = TracefsMount.standardPath
+    guard access(dir + "/instances", W_OK | X_OK) == 0 else { return }
+    let removed = AbandonedServeInstances.remove(tracingDirectory: dir)
+    if !removed.isEmpty {
+        StandardError.write("\(tag): note: removed tracefs instances of encmon daemons that no longer run: \(removed.joined(separator: ", "))\n")
     }
 }
 
