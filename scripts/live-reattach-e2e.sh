@@ -12,7 +12,7 @@ set -euo pipefail
 BIN=$(realpath -- "${1:?usage: live-reattach-e2e.sh BIN}")
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 unset NO_COLOR TMUX
-TRACEFS=/sys/kernel/tracing
+. "$(dirname "$0")/lib/uprobe-standin.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL - needs root for tracefs"; echo "0 passed, 1 failed"; exit 1; }
 [ -w /dev/kvm ] || { echo "FAIL - needs /dev/kvm"; echo "0 passed, 1 failed"; exit 1; }
 command -v tmux >/dev/null || { echo "live-reattach-e2e: tmux is not installed"; exit 2; }
@@ -25,7 +25,7 @@ cleanup() {
   T kill-server 2>/dev/null || true
   exec 7>&- 2>/dev/null || true
   for g in "${GUESTS[@]}"; do kill "$g" 2>/dev/null && wait "$g" 2>/dev/null || true; done
-  echo "-:$GROUP/$EVENT" >> "$TRACEFS/uprobe_events" 2>/dev/null || true
+  remove_standin_event
   rm -f "$SOCK"; rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,8 +58,7 @@ int main(int argc, char **argv) {
 }
 C
 gcc -O1 -o "$WORK/standin" "$WORK/standin.c"
-OFFSET=0x$(nm "$WORK/standin" | awk '$3 == "f" { print $1 }')
-echo "p:$GROUP/$EVENT $WORK/standin:$OFFSET nr=%di:u64 a0=%si:u64 a1=%dx:u64 a2=%cx:u64 a3=%r8:u64" >> "$TRACEFS/uprobe_events"
+define_standin_event "$WORK/standin" f
 start_guest() {  # start_guest REGIONS BASE: a VM stand-in named NAME waiting on a fifo held open as fd 7
   rm -f "$WORK/in" "$WORK/ready"; mkfifo "$WORK/in"
   "$WORK/standin" "$1" "$2" -name "guest=$NAME,debug-threads=on" < "$WORK/in" > "$WORK/ready" & GUEST=$!

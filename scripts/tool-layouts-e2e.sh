@@ -16,9 +16,8 @@ INSTANCE="encmon-layouts-$$"
 GROUP="encmon_layouts"
 EVENT="hc_$$"
 cleanup() {
-  echo 0 > "$TRACEFS/instances/$INSTANCE/events/$GROUP/$EVENT/enable" 2>/dev/null || true
-  rmdir "$TRACEFS/instances/$INSTANCE" 2>/dev/null || true
-  echo "-:$GROUP/$EVENT" >> "$TRACEFS/uprobe_events" 2>/dev/null || true
+  remove_standin_instance
+  remove_standin_event
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -52,8 +51,7 @@ int main(void) {
 }
 C
 gcc -O1 -pthread -o "$WORK/guest" "$WORK/guest.c"
-OFFSET=$(standin_offset "$WORK/guest" kvm_hypercall_standin)
-echo "p:$GROUP/$EVENT $WORK/guest:$OFFSET nr=%di:u64 a0=%si:u64 a1=%dx:u64 a2=%cx:u64 a3=%r8:u64" >> "$TRACEFS/uprobe_events"
+define_standin_event "$WORK/guest" kvm_hypercall_standin
 I="$TRACEFS/instances/$INSTANCE"
 mkdir "$I"
 capture() {  # capture NAME: run the program once into the instance and keep its trace text

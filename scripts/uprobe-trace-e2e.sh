@@ -14,9 +14,8 @@ INSTANCE="encmon-e2e-$$"
 GROUP="encmon_e2e"
 EVENT="hc_$$"
 cleanup() {
-  echo 0 > "$TRACEFS/instances/$INSTANCE/events/$GROUP/$EVENT/enable" 2>/dev/null || true
-  rmdir "$TRACEFS/instances/$INSTANCE" 2>/dev/null || true
-  echo "-:$GROUP/$EVENT" >> "$TRACEFS/uprobe_events" 2>/dev/null || true
+  remove_standin_instance
+  remove_standin_event
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -39,8 +38,7 @@ int main(void) {
 }
 C
 gcc -O1 -o "$WORK/guest" "$WORK/guest.c"
-OFFSET=$(standin_offset "$WORK/guest" kvm_hypercall_standin)
-echo "p:$GROUP/$EVENT $WORK/guest:$OFFSET nr=%di:u64 a0=%si:u64 a1=%dx:u64 a2=%cx:u64 a3=%r8:u64" >> "$TRACEFS/uprobe_events"
+define_standin_event "$WORK/guest" kvm_hypercall_standin
 mkdir "$TRACEFS/instances/$INSTANCE"
 echo 1 > "$TRACEFS/instances/$INSTANCE/events/$GROUP/$EVENT/enable"
 "$WORK/guest"

@@ -34,7 +34,7 @@ cleanup() {
   sleep 0.5
   for p in $ENCMON_PID $GUEST_PID; do kill -9 "$p" 2>/dev/null; done
   for p in $ENCMON_PID; do for i in "$TRACEFS"/instances/encmon-"$p"-*; do [ -e "$i" ] && rmdir "$i" 2>/dev/null; done; done
-  echo "-:$GROUP/$EVENT" >> "$TRACEFS/uprobe_events" 2>/dev/null
+  remove_standin_event
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,7 +45,7 @@ LOCK=(); command -v flock >/dev/null && LOCK=(flock /tmp/encmon-build.lock)
 "${LOCK[@]}" swift build -c release --product encmon >"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log"; exit 1; }
 ENCMON="$(swift build -c release --show-bin-path)/encmon"
 gcc -O1 -o "$WORK/hostile-flipper" scripts/helpers/hostile-flipper.c
-echo "p:$GROUP/$EVENT $WORK/hostile-flipper:$(standin_offset "$WORK/hostile-flipper" f) nr=%di:u64 a0=%si:u64 a1=%dx:u64 a2=%cx:u64 a3=%r8:u64" >> "$TRACEFS/uprobe_events"
+define_standin_event "$WORK/hostile-flipper" f
 
 now_ms() { date +%s%3N; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }

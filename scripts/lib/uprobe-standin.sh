@@ -27,3 +27,17 @@ for l in out:
             print(hex(addr - vaddr + off)); break
 PY
 }
+
+# define_standin_event BINARY SYMBOL: the uprobe event $GROUP/$EVENT on SYMBOL, its u64 arguments
+# named nr and a0..a3 (the x86-64 argument registers) as kvm_hypercall names its fields.
+define_standin_event() {
+  echo "p:$GROUP/$EVENT $1:$(standin_offset "$1" "$2") nr=%di:u64 a0=%si:u64 a1=%dx:u64 a2=%cx:u64 a3=%r8:u64" >> "$TRACEFS/uprobe_events"
+}
+
+# For traps: remove the event $GROUP/$EVENT (a no-op when it is not defined) ...
+remove_standin_event() { echo "-:$GROUP/$EVENT" >> "$TRACEFS/uprobe_events" 2>/dev/null || true; }
+# ... and the script's own instance $INSTANCE, its event disabled first.
+remove_standin_instance() {
+  { echo 0 > "$TRACEFS/instances/$INSTANCE/events/$GROUP/$EVENT/enable"; } 2>/dev/null || true
+  rmdir "$TRACEFS/instances/$INSTANCE" 2>/dev/null || true
+}
