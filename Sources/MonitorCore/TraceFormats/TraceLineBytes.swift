@@ -192,6 +192,25 @@ struct TraceLineBytes {
         return decimal(at: i)
     }
 
+    /// From `i` (spaces skipped): the index past "kvm_hypercall: " or perf's "kvm:kvm_hypercall: "
+    /// and the spaces after it, or nil when neither name is there. Compared a word at a time.
+    @inline(__always)
+    func indexPastHypercallName(from start: Int) -> Int? {
+        var i = start
+        while i < count && base[i] == TraceASCII.space { i &+= 1 }
+        guard i &+ 16 <= count else { return nil }
+        let w0 = word(at: i), w1 = word(at: i &+ 8)
+        if w0 == 0x6570_7968_5f6d_766b && w1 & 0x00ff_ffff_ffff_ffff == 0x20_3a6c_6c61_6372 {  // "kvm_hype" "rcall: "
+            i &+= 15
+        } else if w0 == 0x5f6d_766b_3a6d_766b && w1 == 0x6c61_6372_6570_7968 && has("l: ", at: i &+ 16) {  // "kvm:kvm_" "hypercal"
+            i &+= 19
+        } else {
+            return nil
+        }
+        while i < count && base[i] == TraceASCII.space { i &+= 1 }
+        return i
+    }
+
     /// Whether `i` ends a field: end of line or a space.
     @inline(__always)
     func endsField(_ i: Int) -> Bool { i == count || base[i] == TraceASCII.space }

@@ -192,19 +192,8 @@ public struct TraceLineParser: Sendable {
             return nil  // counter clocks: the general path notes the unknown unit
         }
         guard digits <= 15, i &+ 16 < n, p[i] == TraceASCII.colon, p[i &+ 1] == TraceASCII.space else { return nil }
-        i &+= 2
-        while i < n && p[i] == TraceASCII.space { i &+= 1 }
-        // "kvm_hypercall: " or perf's "kvm:kvm_hypercall: "
-        guard i &+ 16 <= n else { return nil }
-        let w0 = l.word(at: i), w1 = l.word(at: i &+ 8)
-        if w0 == 0x6570_7968_5f6d_766b && w1 & 0x00ff_ffff_ffff_ffff == 0x20_3a6c_6c61_6372 {  // "kvm_hype" "rcall: "
-            i &+= 15
-        } else if w0 == 0x5f6d_766b_3a6d_766b && w1 == 0x6c61_6372_6570_7968 && l.has("l: ", at: i &+ 16) {  // "kvm:kvm_" "hypercal"
-            i &+= 19
-        } else {
-            return nil
-        }
-        while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        guard let afterName = l.indexPastHypercallName(from: i &+ 2) else { return nil }
+        i = afterName
         // "nr 0x<hex>" then " aK 0x<hex>" for K = 0...3
         guard i &+ 8 <= n, l.word(at: i) & 0xff_ffff_ffff == 0x78_3020_726e else { return nil }
         i &+= 5
