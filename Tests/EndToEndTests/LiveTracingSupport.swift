@@ -55,6 +55,15 @@ struct SharedPageSet {
         }
     }
 
+    /// A replay's JSON summary of this model's calls: the same regions and counts, nothing lost.
+    func expectSummary(_ summary: [String: Any], sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(regionStrings(summary) == regions, sourceLocation: sourceLocation)
+        #expect((summary["conversions"] as? NSNumber)?.intValue == accepted, sourceLocation: sourceLocation)
+        #expect((summary["rejected"] as? NSNumber)?.intValue == rejected, sourceLocation: sourceLocation)
+        #expect((summary["otherHypercalls"] as? NSNumber)?.intValue == other, sourceLocation: sourceLocation)
+        #expect((summary["lostEvents"] as? NSNumber)?.intValue == 0, sourceLocation: sourceLocation)
+    }
+
     /// Coalesced regions as the JSON prints them: `0x…` start address and page count.
     var regions: [String] {
         var out: [String] = []
