@@ -21,6 +21,16 @@ final class _RegionTree: @unchecked Sendable {
     let pathSlots: UnsafeMutablePointer<Int>
     /// Room for the entries of up to three nodes while they are redistributed.
     let scratch: UnsafeMutableRawPointer
+    /// The last-leaf cursor: the leaf at the end of the recorded path when that path came from
+    /// `descend(endingAtOrAfter:)` and no structural change (rebalance, index descent) has
+    /// happened since, else nil. A later page in `cursorLow...` (and at most the leaf's last end
+    /// unless `cursorIsLast`) would descend to the same leaf by the same path, so the descent is
+    /// skipped: consecutive conversions of a trace often touch the same leaf.
+    var cursorLeaf: UnsafeMutableRawPointer?
+    /// The previous leaf's last end plus one (0 for the first leaf): the smallest page routed here.
+    var cursorLow: UInt64 = 0
+    /// The cursor's leaf is the last one: no upper bound.
+    var cursorIsLast = false
 
     init() {
         root = _Leaf.allocate().raw

@@ -86,6 +86,8 @@ public struct SharedRegionMap: Sendable {
     public var sharedPages: UInt64 { tree.sharedPages }
     /// Bytes allocated for tree nodes, malloc headers included. O(1).
     public var allocatedBytes: Int { tree.allocatedBytes }
+    /// Whether the tree's last-leaf cursor is set (for tests that must exercise it).
+    var hasLeafCursor: Bool { tree.cursorLeaf != nil }
 
     private mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&tree) { tree = tree.copy() }
