@@ -3,8 +3,8 @@
 /// `@unchecked Sendable` is safe because the tree is only mutated through `SharedRegionMap`'s
 /// mutating methods, which first make the map's reference unique (`isKnownUniquelyReferenced`,
 /// copying otherwise). A tree reachable from more than one value or thread is therefore never
-/// written, and the read paths use no shared scratch state (the path and scratch buffers are
-/// touched only by mutations). Iterators hold a reference too, so they also force a copy.
+/// written, and the read paths use no shared scratch state (the path, the last-leaf cursor and
+/// the scratch buffers are written only by mutations). Iterators hold a reference too, so they also force a copy.
 final class _RegionTree: @unchecked Sendable {
     static let maxHeight = 32
     static let scratchSlots = 3 * (_Leaf.slots + _Inner.slots)
