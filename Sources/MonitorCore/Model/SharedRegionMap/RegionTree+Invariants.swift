@@ -67,6 +67,27 @@ extension _RegionTree {
             leaf = _Leaf(l).next
         }
         precondition(leaf == nil, "leaf chain runs past the last leaf")
+        checkCursor(leaves)
         return anyApproximate
+    }
+
+    /// The cursor, when set, must be what a fresh descent gives: its leaf at the end of the
+    /// recorded path, its bounds those of the pages routed to that leaf.
+    private func checkCursor(_ leaves: [UnsafeMutableRawPointer]) {
+        guard let c = cursorLeaf else { return }
+        var node = root
+        var level = height
+        while level > 0 {
+            precondition(pathNodes[level] == node, "cursor path stale at level \(level)")
+            let inner = _Inner(node)
+            precondition(pathSlots[level] < inner.count, "cursor path slot out of range at level \(level)")
+            node = inner.children[pathSlots[level]]
+            level -= 1
+        }
+        precondition(node == c, "cursor leaf is not at the end of the recorded path")
+        guard let at = leaves.firstIndex(of: c) else { preconditionFailure("cursor leaf not in the tree") }
+        let previousEnd = at > 0 ? _Leaf(leaves[at - 1]).ends[_Leaf(leaves[at - 1]).count - 1] + 1 : 0
+        precondition(cursorLow == previousEnd, "cursor lower bound \(cursorLow) != \(previousEnd)")
+        precondition(cursorIsLast == (at == leaves.count - 1), "cursor last-leaf flag stale")
     }
 }

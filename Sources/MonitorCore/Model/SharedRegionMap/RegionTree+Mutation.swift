@@ -4,24 +4,44 @@ extension _RegionTree {
     /// Descends to the first region ending at or after `page`, recording the path.
     /// Returns the leaf and the slot (the leaf's count when past its last region: only in the
     /// last leaf). O(log n).
+    ///
+    /// When `page` falls in the cursor's leaf, the recorded path is already the one a descent
+    /// would record (see `cursorLeaf`), so only the leaf is searched.
     @inline(__always)
     func descend(endingAtOrAfter page: UInt64) -> (_Leaf, Int) {
+        if let c = cursorLeaf, page >= cursorLow {
+            let leaf = _Leaf(c)
+            let n = leaf.count
+            if n > 0 && (cursorIsLast || page <= leaf.ends[n &- 1]) {
+                return (leaf, leaf.firstSlot(endingAtOrAfter: page))
+            }
+        }
         var node = root
         var level = height
+        var low: UInt64 = 0
+        var isLast = true
         while level > 0 {
             let inner = _Inner(node)
             let i = inner.child(endingAtOrAfter: page)
             pathNodes[level] = node
             pathSlots[level] = i
+            // The lowest level with a left sibling gives the tightest lower bound.
+            if i > 0 { low = inner.lastEnds[i &- 1] &+ 1 }
+            isLast = isLast && i == inner.count &- 1
             node = inner.children[i]
             level -= 1
         }
+        cursorLeaf = node
+        cursorLow = low
+        cursorIsLast = isLast
         let leaf = _Leaf(node)
         return (leaf, leaf.firstSlot(endingAtOrAfter: page))
     }
 
     /// Descends to the slot of the region at `index` (0...count), recording the path. O(log n).
     func descend(toIndex index: Int) -> (_Leaf, Int) {
+        // The cursor's bounds are not tracked here; the next page descent starts from the root.
+        cursorLeaf = nil
         var node = root
         var level = height
         var r = index

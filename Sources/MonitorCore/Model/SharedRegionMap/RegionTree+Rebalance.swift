@@ -23,6 +23,8 @@ extension _RegionTree {
     /// the new edge node takes the rest, so such builds fill nodes completely. Nodes at the ends
     /// of their level are therefore exempt from the lower fill bound.
     func rebalance(overflowAt written: Range<Int>, leafCount: Int) {
+        // Nodes move, split and merge: the recorded path and the cursor's bounds are stale.
+        cursorLeaf = nil
         var edge = Edge.none
         if !written.isEmpty {
             var atFirst = written.lowerBound == 0

@@ -3,8 +3,8 @@
 /// `@unchecked Sendable` is safe because the tree is only mutated through `SharedRegionMap`'s
 /// mutating methods, which first make the map's reference unique (`isKnownUniquelyReferenced`,
 /// copying otherwise). A tree reachable from more than one value or thread is therefore never
-/// written, and the read paths use no shared scratch state (the path and scratch buffers are
-/// touched only by mutations). Iterators hold a reference too, so they also force a copy.
+/// written, and the read paths use no shared scratch state (the path, the last-leaf cursor and
+/// the scratch buffers are written only by mutations). Iterators hold a reference too, so they also force a copy.
 final class _RegionTree: @unchecked Sendable {
     static let maxHeight = 32
     static let scratchSlots = 3 * (_Leaf.slots + _Inner.slots)
@@ -21,6 +21,16 @@ final class _RegionTree: @unchecked Sendable {
     let pathSlots: UnsafeMutablePointer<Int>
     /// Room for the entries of up to three nodes while they are redistributed.
     let scratch: UnsafeMutableRawPointer
+    /// The last-leaf cursor: the leaf at the end of the recorded path when that path came from
+    /// `descend(endingAtOrAfter:)` and no structural change (rebalance, index descent) has
+    /// happened since, else nil. A later page in `cursorLow...` (and at most the leaf's last end
+    /// unless `cursorIsLast`) would descend to the same leaf by the same path, so the descent is
+    /// skipped: consecutive conversions of a trace often touch the same leaf.
+    var cursorLeaf: UnsafeMutableRawPointer?
+    /// The previous leaf's last end plus one (0 for the first leaf): the smallest page routed here.
+    var cursorLow: UInt64 = 0
+    /// The cursor's leaf is the last one: no upper bound.
+    var cursorIsLast = false
 
     init() {
         root = _Leaf.allocate().raw

@@ -28,8 +28,10 @@ public struct SharedRegion: Hashable, Sendable, Codable {
 /// hold per-child subtree region counts and shared-page sums, so positional access (`region(at:)`)
 /// and window sums (`sharedPages(in:)`) are O(log n) root descents, and per-child longest region
 /// and oldest `firstShared`, so the top-k queries (`largestRegions(_:)`, `oldestRegions(_:)`) read
-/// O(k log n) nodes instead of every region. The map is a value type with
-/// copy-on-write: the first mutation of a copy duplicates the tree in O(n).
+/// O(k log n) nodes instead of every region. An update whose page falls in the leaf of the
+/// previous update skips the descent (a last-leaf cursor, dropped by any split, merge or
+/// positional edit). The map is a value type with copy-on-write: the first mutation of a copy
+/// duplicates the tree in O(n).
 ///
 /// **Region cap.** A hostile guest can fragment its memory one page at a time. When a mutation
 /// leaves more than `regionCap` regions (it can add at most one), the map merges one pair of
@@ -86,6 +88,8 @@ public struct SharedRegionMap: Sendable {
     public var sharedPages: UInt64 { tree.sharedPages }
     /// Bytes allocated for tree nodes, malloc headers included. O(1).
     public var allocatedBytes: Int { tree.allocatedBytes }
+    /// Whether the tree's last-leaf cursor is set (for tests that must exercise it).
+    var hasLeafCursor: Bool { tree.cursorLeaf != nil }
 
     private mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&tree) { tree = tree.copy() }
