@@ -165,26 +165,97 @@ public struct Monitor: Sendable {
         let others = batch.others
         var next = 0
         var nextPosition = others.first?.position ?? Int.max
-        // The map's uniqueness is checked once per run of conversions, not per update: only
-        // other events (a migration pass keeps a copy of the map) can share it in between.
-        var treeIsUnique = false
         batch.conversions.withUnsafeBufferPointer { records in
-            for i in records.indices {
-                while nextPosition == i {
+            var start = 0
+            while start < records.count {
+                while nextPosition == start {
                     apply(others[next].event)
-                    treeIsUnique = false
                     next += 1
                     nextPosition = next < others.count ? others[next].position : Int.max
                 }
-                if !treeIsUnique {
-                    regions.prepareForUpdates()
-                    treeIsUnique = true
-                }
-                let r = records[i]
-                if admit(r.time) { apply(r.conversion, treeIsUnique: true) }
+                let end = Swift.min(nextPosition, records.count)
+                applyConversions(records, start..<end)
+                start = end
             }
         }
         while next < others.count { apply(others[next].event); next += 1 }
+    }
+
+    /// `admit` and `apply(_:treeIsUnique:)` of each record in `range`, a run of conversions with
+    /// no other event between them, with the bookkeeping hoisted out of the loop: the counters,
+    /// per-path counts and recent-change ring are taken out of `self` once (no uniqueness check
+    /// per record), and the rate ring gets one summed sample per second instead of an update per
+    /// record. The map's uniqueness is checked once per run: only other events (a migration pass
+    /// keeps a copy of the map) can share it in between.
+    private mutating func applyConversions(_ records: UnsafeBufferPointer<ConversionRecord>, _ range: Range<Int>) {
+        regions.prepareForUpdates()
+        var t = totals
+        var byPath = t.conversionsByPath
+        t.conversionsByPath = []; totals.conversionsByPath = []
+        var recent = self.recent
+        self.recent = []
+        var head = recentHead
+        let recentLimit = configuration.recentChangeLimit
+        var span = observedSpan
+        // Counts of the current second not yet added to `rates` (same sums as adding each).
+        var pending = RateSample(), pendingSecond: Int64 = 0, hasPending = false
+        byPath.withUnsafeMutableBufferPointer { paths in for i in range {
+            let r = records[i]
+            let time = r.time
+            guard Self.isUsableTime(time) else { t.rejectedTimes.addSaturating(1); continue }
+            if origin == nil { origin = time }
+            if time > now { now = time }
+            t.events += 1
+            let keys = clockKeys(time)
+            let n = r.pages.count
+            let toShared = r.direction == .toShared
+            let changed: UInt64
+            if toShared {
+                changed = regions.markShared(r.pages, stamp: keys.stamp, treeIsUnique: true)
+                t.toShared += 1; t.pagesToShared.addSaturating(n)
+            } else {
+                changed = regions.markPrivate(r.pages, stamp: keys.stamp, treeIsUnique: true)
+                t.toPrivate += 1; t.pagesToPrivate.addSaturating(n)
+            }
+            t.conversions += 1
+            t.pagesChanged.addSaturating(changed)
+            if !r.anomalies.isEmpty {
+                if r.anomalies.contains(.reservedAttributeBits) { t.reservedAttributeBitCalls &+= 1 }
+                if r.anomalies.contains(.beyondAddressSpace) { t.beyondAddressSpaceCalls &+= 1 }
+            }
+            let path = Int(r.path.rawValue)
+            precondition(path < paths.count, "conversion path counts missing")  // as the checked subscript did
+            paths[path] += 1
+            let flipped = churn.observe(r.conversion)
+            if hasPending && keys.second != pendingSecond {
+                let sample = pending
+                rates.record(second: pendingSecond) { $0.add(sample) }
+                pending = RateSample()
+            }
+            pendingSecond = keys.second; hasPending = true
+            if toShared { pending.callsToShared += 1; pending.pagesToShared.addSaturating(n) } else { pending.callsToPrivate += 1; pending.pagesToPrivate.addSaturating(n) }
+            if flipped > 0 { pending.flips += 1; pending.flippedPages.addSaturating(flipped) }
+            if r.pages.isEmpty {
+                // Nothing to draw: a range clamped away at the end of the space.
+            } else if let o = span {
+                span = PageRange(lower: Swift.min(o.lower, r.pages.lower), upper: Swift.max(o.upper, r.pages.upper))
+            } else {
+                span = r.pages
+            }
+            if changed > 0 {
+                let rc = RecentChange(pages: r.pages, time: time, direction: r.direction)
+                if recent.count < recentLimit { recent.append(rc) } else {
+                    recent[head] = rc
+                    head = head + 1 == recent.count ? 0 : head + 1
+                }
+            }
+        } }
+        if hasPending { rates.record(second: pendingSecond) { $0.add(pending) } }
+        t.conversionsByPath = byPath
+        totals = t
+        self.recent = recent
+        recentHead = head
+        observedSpan = span
     }
 
     /// The bookkeeping every event starts with; false (counted) when its time is not usable.
@@ -200,11 +271,26 @@ public struct Monitor: Sendable {
         return true
     }
 
-    /// `stamp(t)` and `second(t)`, recomputed only when `t` differs from the last call's.
+    /// `stamp(t)` and `second(t)`, recomputed only when `t` leaves the interval where both are
+    /// known to be unchanged (see `EventClockKeys.upper`): most events skip the Double arithmetic.
     @inline(__always)
     private mutating func clockKeys(_ t: EventTime) -> EventClockKeys {
-        if t != clock.time { clock = EventClockKeys(time: t, stamp: stamp(t), second: second(t)) }
+        if !(t >= clock.time && t <= clock.upper) { clock = computeClockKeys(t) }
         return clock
+    }
+
+    /// Both keys of `t`, with an upper bound up to which they hold. Both keys are monotone in
+    /// `t` (a subtraction, a product by a positive constant and a truncation, each rounding
+    /// monotonically), so if a later `u` has the keys of `t` they hold for all of `[t, u]`:
+    /// `u` is a guess just below the next tenth and the next second, checked exactly.
+    private func computeClockKeys(_ t: EventTime) -> EventClockKeys {
+        let keys = EventClockKeys(time: t, stamp: stamp(t), second: second(t), upper: t)
+        let o = origin ?? t
+        let u = Swift.min(o + (Double(keys.stamp) + 0.99) / Self.stampsPerSecond, o + Double(keys.second) + 0.99)
+        guard u > t, Self.isUsableTime(u), stamp(u) == keys.stamp, second(u) == keys.second else { return keys }
+        var widened = keys
+        widened.upper = u
+        return widened
     }
 
     /// `treeIsUnique`: see `SharedRegionMap.prepareForUpdates`.
@@ -363,5 +449,7 @@ struct EventClockKeys: Sendable {
     var time: EventTime = .nan
     var stamp: UInt32 = 0
     var second: Int64 = 0
+    /// Every time in `time...upper` has these keys (`.nan` until computed: no time matches).
+    var upper: EventTime = .nan
 }
 
