@@ -49,59 +49,74 @@ extension _RegionTree {
                 // is at the same edge, so the parent splits the same way if it overflows).
                 redistribute(parent, childLevel: level, first: c, count: 1, into: 2, firstCount: edge == .last ? cap : n - cap)
             } else if n > cap {
-                // Overflow: spill into the emptier sibling when it has room, else split up to four
-                // nearly full nodes into one more.
-                let left = c > 0 ? Self.count(parent.children[c - 1], level) : Int.max
-                let right = c + 1 < parent.count ? Self.count(parent.children[c + 1], level) : Int.max
-                if Swift.min(left, right) <= cap - Self.spillRoom(level) {
-                    redistribute(parent, childLevel: level, first: left <= right ? c - 1 : c, count: 2, into: 2)
-                } else if parent.count > 2 {
-                    // Up to four nearly full nodes into one more (4/5 full, not 2/3 as from two
-                    // into three): fewer bytes a region when updates churn in place.
-                    let k = Swift.min(parent.count, 4)
-                    redistribute(parent, childLevel: level, first: Swift.max(0, Swift.min(c - 1, parent.count - k)), count: k, into: k + 1)
-                } else if parent.count > 1 {
-                    redistribute(parent, childLevel: level, first: c > 0 ? c - 1 : c, count: 2, into: 3)
-                } else {
-                    redistribute(parent, childLevel: level, first: c, count: 1, into: 2)
-                }
+                splitOrSpill(parent, child: c, level: level)
             } else if !grew && n < Self.refill(level) {
-                // Underflow below 2/3: borrow from the fuller sibling when that brings both to
-                // 2/3; else merge three nodes into two (or share among the three when they do not
-                // fit in two); a lone pair merges into one when it fits. Siblings hold at least
-                // `minimum` or sit at an edge (a lone pair then merges or shares), so every result
-                // holds at least `minimum` too.
-                let pc = parent.count
-                let refill = Self.refill(level)
-                let left = c > 0 ? Self.count(parent.children[c - 1], level) : -1
-                let right = c + 1 < pc ? Self.count(parent.children[c + 1], level) : -1
-                let sibling = left >= right ? c - 1 : c + 1
-                let siblingCount = Swift.max(left, right)
-                if n + siblingCount >= 2 * refill {
-                    redistribute(parent, childLevel: level, first: Swift.min(c, sibling), count: 2, into: 2)
-                } else if pc >= 3 {
-                    let first = Swift.max(0, Swift.min(c - 1, pc - 3))
-                    var total = 0
-                    for t in first..<(first + 3) { total += Self.count(parent.children[t], level) }
-                    if total <= 2 * cap {
-                        redistribute(parent, childLevel: level, first: first, count: 3, into: 2)
-                    } else {
-                        redistribute(parent, childLevel: level, first: first, count: 3, into: 3)
-                    }
-                } else if pc == 2 {
-                    if n + siblingCount <= cap {
-                        redistribute(parent, childLevel: level, first: 0, count: 2, into: 1)
-                    } else if n < Self.minimum(level) {
-                        redistribute(parent, childLevel: level, first: 0, count: 2, into: 2)
-                    }
-                }
+                refillOrMerge(parent, child: c, count: n, level: level)
             }
             guard parent.count != parentCount else { break }
             grew = parent.count > parentCount
             if !grew { edge = .none }
             level += 1
         }
-        // The root has no lower fill bound; split it when full, drop it when it has one child.
+        fixRoot(edge: edge)
+    }
+
+    /// Overflow of child `c`: spill into the emptier sibling when it has room, else split up to
+    /// four nearly full nodes into one more.
+    private func splitOrSpill(_ parent: _Inner, child c: Int, level: Int) {
+        let cap = Self.capacity(level)
+        let left = c > 0 ? Self.count(parent.children[c - 1], level) : Int.max
+        let right = c + 1 < parent.count ? Self.count(parent.children[c + 1], level) : Int.max
+        if Swift.min(left, right) <= cap - Self.spillRoom(level) {
+            redistribute(parent, childLevel: level, first: left <= right ? c - 1 : c, count: 2, into: 2)
+        } else if parent.count > 2 {
+            // Up to four nearly full nodes into one more (4/5 full, not 2/3 as from two
+            // into three): fewer bytes a region when updates churn in place.
+            let k = Swift.min(parent.count, 4)
+            redistribute(parent, childLevel: level, first: Swift.max(0, Swift.min(c - 1, parent.count - k)), count: k, into: k + 1)
+        } else if parent.count > 1 {
+            redistribute(parent, childLevel: level, first: c > 0 ? c - 1 : c, count: 2, into: 3)
+        } else {
+            redistribute(parent, childLevel: level, first: c, count: 1, into: 2)
+        }
+    }
+
+    /// Underflow of child `c` (holding `n`) below 2/3 full.
+    private func refillOrMerge(_ parent: _Inner, child c: Int, count n: Int, level: Int) {
+        let cap = Self.capacity(level)
+        // Underflow below 2/3: borrow from the fuller sibling when that brings both to
+        // 2/3; else merge three nodes into two (or share among the three when they do not
+        // fit in two); a lone pair merges into one when it fits. Siblings hold at least
+        // `minimum` or sit at an edge (a lone pair then merges or shares), so every result
+        // holds at least `minimum` too.
+        let pc = parent.count
+        let refill = Self.refill(level)
+        let left = c > 0 ? Self.count(parent.children[c - 1], level) : -1
+        let right = c + 1 < pc ? Self.count(parent.children[c + 1], level) : -1
+        let sibling = left >= right ? c - 1 : c + 1
+        let siblingCount = Swift.max(left, right)
+        if n + siblingCount >= 2 * refill {
+            redistribute(parent, childLevel: level, first: Swift.min(c, sibling), count: 2, into: 2)
+        } else if pc >= 3 {
+            let first = Swift.max(0, Swift.min(c - 1, pc - 3))
+            var total = 0
+            for t in first..<(first + 3) { total += Self.count(parent.children[t], level) }
+            if total <= 2 * cap {
+                redistribute(parent, childLevel: level, first: first, count: 3, into: 2)
+            } else {
+                redistribute(parent, childLevel: level, first: first, count: 3, into: 3)
+            }
+        } else if pc == 2 {
+            if n + siblingCount <= cap {
+                redistribute(parent, childLevel: level, first: 0, count: 2, into: 1)
+            } else if n < Self.minimum(level) {
+                redistribute(parent, childLevel: level, first: 0, count: 2, into: 2)
+            }
+        }
+    }
+
+    /// The root has no lower fill bound; split it when full, drop it when it has one child.
+    private func fixRoot(edge: Edge) {
         let rootCount = Self.count(root, height)
         if rootCount > Self.capacity(height) {
             let cap = Self.capacity(height)
