@@ -233,15 +233,8 @@ public struct Monitor: Sendable {
                 pending = RateSample()
             }
             pendingSecond = keys.second; hasPending = true
-            if toShared { pending.callsToShared += 1; pending.pagesToShared.addSaturating(n) } else { pending.callsToPrivate += 1; pending.pagesToPrivate.addSaturating(n) }
-            if flipped > 0 { pending.flips += 1; pending.flippedPages.addSaturating(flipped) }
-            if r.pages.isEmpty {
-                // Nothing to draw: a range clamped away at the end of the space.
-            } else if let o = span {
-                span = PageRange(lower: Swift.min(o.lower, r.pages.lower), upper: Swift.max(o.upper, r.pages.upper))
-            } else {
-                span = r.pages
-            }
+            pending.addConversion(toShared: toShared, pages: n, flipped: flipped)
+            span = Self.span(span, widenedBy: r.pages)
             if changed > 0 {
                 let rc = RecentChange(pages: r.pages, time: time, direction: r.direction)
                 if recent.count < recentLimit { recent.append(rc) } else {
@@ -317,17 +310,8 @@ public struct Monitor: Sendable {
         let flipped = churn.observe(c)
         let n = c.pages.count
         let dir = c.direction
-        rates.record(second: keys.second) { b in
-            if dir == .toShared { b.callsToShared += 1; b.pagesToShared.addSaturating(n) } else { b.callsToPrivate += 1; b.pagesToPrivate.addSaturating(n) }
-            if flipped > 0 { b.flips += 1; b.flippedPages.addSaturating(flipped) }
-        }
-        if c.pages.isEmpty {
-            // Nothing to draw: a range clamped away at the end of the space.
-        } else if let o = observedSpan {
-            observedSpan = PageRange(lower: Swift.min(o.lower, c.pages.lower), upper: Swift.max(o.upper, c.pages.upper))
-        } else {
-            observedSpan = c.pages
-        }
+        rates.record(second: keys.second) { $0.addConversion(toShared: dir == .toShared, pages: n, flipped: flipped) }
+        observedSpan = Self.span(observedSpan, widenedBy: c.pages)
         if changed > 0 {
             let r = RecentChange(pages: c.pages, time: c.time, direction: c.direction)
             if recent.count < configuration.recentChangeLimit { recent.append(r) } else {
@@ -355,6 +339,15 @@ public struct Monitor: Sendable {
     public mutating func resetRates() {
         rates.reset()
         churn.reset()
+    }
+
+    /// The observed span grown to cover `pages`; an empty range (clamped away at the end of the
+    /// space) has nothing to draw and leaves it as it is.
+    @inline(__always)
+    static func span(_ span: PageRange?, widenedBy pages: PageRange) -> PageRange? {
+        guard !pages.isEmpty else { return span }
+        guard let o = span else { return pages }
+        return PageRange(lower: Swift.min(o.lower, pages.lower), upper: Swift.max(o.upper, pages.upper))
     }
 
     /// The guest span to draw: the layout's, else the observed span rounded out to 1 GiB.

@@ -13,6 +13,13 @@ public struct RateSample: Sendable, Hashable, Codable {
 
     public init(second: Int64 = 0) { self.second = second }
 
+    /// One conversion of `pages` pages, `flipped` of them flips.
+    @inline(__always)
+    mutating func addConversion(toShared: Bool, pages: UInt64, flipped: UInt64) {
+        if toShared { callsToShared += 1; pagesToShared.addSaturating(pages) } else { callsToPrivate += 1; pagesToPrivate.addSaturating(pages) }
+        if flipped > 0 { flips += 1; flippedPages.addSaturating(flipped) }
+    }
+
     mutating func add(_ o: RateSample) {
         callsToShared.addSaturating(o.callsToShared); callsToPrivate.addSaturating(o.callsToPrivate)
         pagesToShared.addSaturating(o.pagesToShared); pagesToPrivate.addSaturating(o.pagesToPrivate)

@@ -148,13 +148,7 @@ extension TraceLineParser {
     /// 1-10 digits up to `Int32.max`, after blanks and an optional TGID `(…)`.
     @inline(__always)
     static func hasPid(_ l: TraceLineBytes, anchorOpen: Int) -> Bool {
-        var j = anchorOpen &- 1
-        while j >= 0 && l[j] == TraceASCII.space { j &-= 1 }
-        if j >= 0 && l[j] == TraceASCII.closeParen {
-            while j >= 0 && l[j] != TraceASCII.openParen { j &-= 1 }
-            j &-= 1
-            while j >= 0 && l[j] == TraceASCII.space { j &-= 1 }
-        }
+        var j = TraceLineParser.lastPidDigit(l, anchorOpen: anchorOpen)
         let digitsEnd = j &+ 1
         while j >= 0 && l[j] &- TraceASCII.zero < 10 { j &-= 1 }
         let digits = digitsEnd &- j &- 1

@@ -228,11 +228,10 @@ public struct TraceLineParser: Sendable {
             .event(time: time, vcpu: vcpu, pid: pid, path: .hypercall)
     }
 
-    /// pid: the digits before the cpu column, after the comm and `-` (ftrace, trace-cmd) or spaces
-    /// (perf), skipping a TGID `(  1234)` / `(-------)`; perf's `pid/tid` gives the tid.
-    /// vcpu: n from a comm `CPU n/KVM`, else -1.
+    /// Where the pid's last digit should be: before the cpu column at `anchorOpen`, its blanks
+    /// and an optional TGID `(…)` skipped (-1 when nothing is left).
     @inline(__always)
-    static func pidAndVcpu(_ l: TraceLineBytes, anchorOpen: Int) -> (Int32, Int32)? {
+    static func lastPidDigit(_ l: TraceLineBytes, anchorOpen: Int) -> Int {
         var j = anchorOpen &- 1
         while j >= 0 && l[j] == TraceASCII.space { j &-= 1 }
         if j >= 0 && l[j] == TraceASCII.closeParen {
@@ -240,6 +239,15 @@ public struct TraceLineParser: Sendable {
             j &-= 1
             while j >= 0 && l[j] == TraceASCII.space { j &-= 1 }
         }
+        return j
+    }
+
+    /// pid: the digits before the cpu column, after the comm and `-` (ftrace, trace-cmd) or spaces
+    /// (perf), skipping a TGID `(  1234)` / `(-------)`; perf's `pid/tid` gives the tid.
+    /// vcpu: n from a comm `CPU n/KVM`, else -1.
+    @inline(__always)
+    static func pidAndVcpu(_ l: TraceLineBytes, anchorOpen: Int) -> (Int32, Int32)? {
+        var j = lastPidDigit(l, anchorOpen: anchorOpen)
         // Digits right to left, at most 10 (pid_t).
         let digitsEnd = j &+ 1
         var pid: UInt64 = 0
