@@ -61,11 +61,17 @@ extension TraceLineParser {
         // "nr 0xc" exactly (other numbers take the per-event path), then " aK 0x<hex>" for K = 0...3.
         guard i &+ 8 <= n, l.word(at: i) & 0xffff_ffff_ffff == 0x63_7830_2072_6e, l.endsField(i &+ 6) else { return nil }
         i &+= 6
-        guard let (gpa, e0) = Self.field(l, key: 0x7830_2030_6120, at: i),
-              let (count, e1) = Self.field(l, key: 0x7830_2031_6120, at: e0),
-              let (attributes, e2) = Self.field(l, key: 0x7830_2032_6120, at: e1),
-              let (_, e3) = Self.field(l, key: 0x7830_2033_6120, at: e2) else { return nil }
-        guard e3 == n || l.onlyBlanks(from: e3) else { return nil }
+        guard let (gpa, e0) = Self.field(l, key: 0x7830_2030_6120, at: i) else { return nil }
+        let count: UInt64, attributes: UInt64
+        if let (c, a) = Self.smallFieldTail(l, at: e0) {
+            count = c; attributes = a
+        } else {
+            guard let (c, e1) = Self.field(l, key: 0x7830_2031_6120, at: e0),
+                  let (a, e2) = Self.field(l, key: 0x7830_2032_6120, at: e1),
+                  let (_, e3) = Self.field(l, key: 0x7830_2033_6120, at: e2),
+                  e3 == n || l.onlyBlanks(from: e3) else { return nil }
+            count = c; attributes = a
+        }
         // As KVM validates (MapGPARangeRequest.event): rejections take the per-event path.
         let first = gpa >> GuestPage.shift
         guard gpa & (GuestPage.size - 1) == 0, count != 0, count <= UInt64.max - first else { return nil }
@@ -142,6 +148,40 @@ extension TraceLineParser {
             return nil
         }
         return l.hex16(at: v)
+    }
+
+    /// ` a1 0x.. a2 0x.. a3 0x..` at `i` with one or two hex digits each, then the line's end or
+    /// blanks (the common tail: page count and attributes below 256): a word compare per field
+    /// instead of a `field` call. nil for any other tail, which `field` then reads (same values
+    /// where both answer).
+    @inline(__always)
+    static func smallFieldTail(_ l: TraceLineBytes, at i: Int) -> (count: UInt64, attributes: UInt64)? {
+        guard let (count, e1) = smallField(l, key: 0x7830_2031_6120, at: i),
+              let (attributes, e2) = smallField(l, key: 0x7830_2032_6120, at: e1),
+              let (_, e3) = smallField(l, key: 0x7830_2033_6120, at: e2),
+              e3 == l.count || l.onlyBlanks(from: e3) else { return nil }
+        return (count, attributes)
+    }
+
+    /// ` aK 0x` (`key`) and one or two lower-case hex digits at `i`, followed by a space or the
+    /// line's end: the value and the index after the digits. nil otherwise (`field` decides).
+    @inline(__always)
+    static func smallField(_ l: TraceLineBytes, key: UInt64, at i: Int) -> (UInt64, Int)? {
+        guard i &+ 7 <= l.count, i &+ 8 <= l.readable else { return nil }
+        let w = l.word(at: i)
+        guard w & 0xffff_ffff_ffff == key, let d0 = hexDigit(UInt8(truncatingIfNeeded: w &>> 48)) else { return nil }
+        let next = UInt8(truncatingIfNeeded: w &>> 56)
+        if i &+ 7 == l.count || next == TraceASCII.space { return (d0, i &+ 7) }
+        guard let d1 = hexDigit(next), i &+ 8 == l.count || l[i &+ 8] == TraceASCII.space else { return nil }
+        return (d0 &<< 4 | d1, i &+ 8)
+    }
+
+    /// A lower-case hex digit's value.
+    @inline(__always)
+    static func hexDigit(_ c: UInt8) -> UInt64? {
+        if c &- TraceASCII.zero < 10 { return UInt64(c &- TraceASCII.zero) }
+        if c &- TraceASCII.lowerA < 6 { return UInt64(c &- TraceASCII.lowerA &+ 10) }
+        return nil
     }
 
     /// Whether `pidAndVcpu` finds a pid before the cpu column at `anchorOpen` (its only failure):

@@ -167,10 +167,11 @@ public final class TraceReader {
     public func readBatch(into batch: inout TraceEventBatch, limit: Int) throws {
         var local = core
         defer { core = local }
-        var sink = BatchSink(batch: TraceEventBatch(), limit: max(1, limit), referencePath: local.referencePath)
+        var sink = BatchSink(batch: TraceEventBatch(), remaining: 0, referencePath: local.referencePath)
         swap(&sink.batch, &batch)
         defer { swap(&sink.batch, &batch) }
-        if sink.batch.count >= sink.limit { return }
+        sink.remaining = max(1, limit) - sink.batch.count
+        if sink.remaining <= 0 { return }
         try local.readLines(into: &sink)
     }
 
@@ -469,18 +470,21 @@ struct SingleEventSink: TraceLineSink {
 /// `readBatch`: conversions as plain records (no pid, no vCPU), up to `limit` events.
 struct BatchSink: TraceLineSink {
     var batch: TraceEventBatch
-    let limit: Int
+    /// Events the batch still takes before it is full (a counter: no per-line `count` of two lists).
+    var remaining: Int
     let referencePath: Bool
 
     @inline(__always)
     mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool? {
         guard !referencePath, let c = parser.fastConversion(line, ids: false) else { return nil }
         batch.append(c.record)
-        return batch.count >= limit
+        remaining &-= 1
+        return remaining <= 0
     }
 
     mutating func take(_ event: MonitorEvent) -> Bool {
         batch.append(event)
-        return batch.count >= limit
+        remaining &-= 1
+        return remaining <= 0
     }
 }

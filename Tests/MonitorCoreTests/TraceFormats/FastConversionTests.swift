@@ -31,6 +31,11 @@ struct FastConversionTests {
         if r % 61 == 0 { fields = fields.replacing("a3 0x0", with: "a3 0x10000000000000000") }
         if r % 67 == 0 { fields = fields.replacing("a0 0x", with: "a0 0xG") }
         if r % 71 == 0 { fields = fields.replacing("a0 0x", with: "a0 0X") }
+        // The two-digit tail reader's edges: two digits last, three digits, a digit run cut short.
+        if r % 73 == 0 { fields = fields.replacing("a3 0x0", with: "a3 0xab") }
+        if r % 79 == 0 { fields = fields.replacing("a2 0x", with: "a2 0x1") }
+        if r % 83 == 0 { fields = fields.replacing("a1 0x", with: "a1 0x1g") }
+        if r % 47 == 0 { fields = fields.replacing("a2 0x", with: "a2 0xF") }
         let pid = 1000 + g.next() % 90000
         let cpu = g.next() % 64
         let cpuColumn = "[" + String(String(cpu + 1000).dropFirst()) + "]"
