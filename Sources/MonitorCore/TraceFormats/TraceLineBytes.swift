@@ -125,6 +125,12 @@ struct TraceLineBytes {
         let (v, c) = Self.hexWord(word(at: i), limit: count &- i)
         if c < 8 { return c > 0 ? (v, i &+ c) : nil }
         let j = i &+ 8
+        // Nine digits (a guest address above 4 GiB): the ninth without a second word conversion.
+        if j &+ 1 <= count, j &+ 1 == count || !Self.isLowerHexDigit(base[j &+ 1]) {
+            let d = base[j]
+            if d &- TraceASCII.zero < 10 { return (v &<< 4 | UInt64(d &- TraceASCII.zero), j &+ 1) }
+            if d &- TraceASCII.lowerA < 6 { return (v &<< 4 | UInt64(d &- TraceASCII.lowerA &+ 10), j &+ 1) }
+        }
         let (v2, c2) = Self.hexWord(word(at: j), limit: count &- j)
         if c2 == 8 {
             let k = j &+ 8
