@@ -133,7 +133,7 @@ public struct Monitor: Sendable {
         guard admit(t) else { return }
         switch event {
         case .conversion(let c):
-            apply(c, treeIsUnique: false)
+            apply(c)
         case .rejected(let r):
             totals.rejected += 1
             totals.rejectedByReason[r.reason, default: 0] += 1
@@ -181,7 +181,7 @@ public struct Monitor: Sendable {
         while next < others.count { apply(others[next].event); next += 1 }
     }
 
-    /// `admit` and `apply(_:treeIsUnique:)` of each record in `range`, a run of conversions with
+    /// `admit` and `apply(_: Conversion)` of each record in `range`, a run of conversions with
     /// no other event between them, with the bookkeeping hoisted out of the loop: the counters,
     /// per-path counts and recent-change ring are taken out of `self` once (no uniqueness check
     /// per record), and the rate ring gets one summed sample per second instead of an update per
@@ -286,18 +286,17 @@ public struct Monitor: Sendable {
         return widened
     }
 
-    /// `treeIsUnique`: see `SharedRegionMap.prepareForUpdates`.
     @inline(__always)
-    private mutating func apply(_ c: Conversion, treeIsUnique: Bool) {
+    private mutating func apply(_ c: Conversion) {
         let keys = clockKeys(c.time)
         let s = keys.stamp
         let changed: UInt64
         switch c.direction {
         case .toShared:
-            changed = regions.markShared(c.pages, stamp: s, treeIsUnique: treeIsUnique)
+            changed = regions.markShared(c.pages, stamp: s)
             totals.toShared += 1; totals.pagesToShared.addSaturating(c.pages.count)
         case .toPrivate:
-            changed = regions.markPrivate(c.pages, stamp: s, treeIsUnique: treeIsUnique)
+            changed = regions.markPrivate(c.pages, stamp: s)
             totals.toPrivate += 1; totals.pagesToPrivate.addSaturating(c.pages.count)
         }
         totals.conversions += 1
