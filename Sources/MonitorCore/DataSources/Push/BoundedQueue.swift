@@ -21,6 +21,18 @@ final class BoundedQueue<Element: Sendable>: Sendable {
 
         var count: Int { buffer.count - head }
 
+        /// Whether the consumer sleeps and must be signalled; a sleeper is handed out once.
+        mutating func takeConsumerWaiter() -> Bool {
+            defer { consumerWaiting = false }
+            return consumerWaiting
+        }
+
+        /// Whether the producer sleeps and must be signalled; a sleeper is handed out once.
+        mutating func takeProducerWaiter() -> Bool {
+            defer { producerWaiting = false }
+            return producerWaiting
+        }
+
         mutating func removeFirst(_ n: Int, into out: inout [Element]) {
             out.append(contentsOf: buffer[head..<(head + n)])
             head += n
@@ -52,9 +64,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
                 return (false, false)
             }
             s.buffer.append(element)
-            let wake = s.consumerWaiting
-            s.consumerWaiting = false
-            return (true, wake)
+            return (true, s.takeConsumerWaiter())
         }
         if wake { elementsReady.signal() }
         return accepted
@@ -70,9 +80,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
                     return (nil, false)
                 }
                 s.buffer.append(element)
-                let wake = s.consumerWaiting
-                s.consumerWaiting = false
-                return (true, wake)
+                return (true, s.takeConsumerWaiter())
             }
             if wake { elementsReady.signal() }
             if let outcome { return outcome }
@@ -84,9 +92,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     func finish() {
         let wake = state.withLock { s -> Bool in
             s.finished = true
-            let wake = s.consumerWaiting
-            s.consumerWaiting = false
-            return wake
+            return s.takeConsumerWaiter()
         }
         if wake { elementsReady.signal() }
     }
@@ -95,9 +101,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     func cancel() {
         let wake = state.withLock { s -> Bool in
             s.cancelled = true
-            let wake = s.producerWaiting
-            s.producerWaiting = false
-            return wake
+            return s.takeProducerWaiter()
         }
         if wake { roomReady.signal() }
     }
@@ -108,9 +112,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
         let (n, wake) = state.withLock { s -> (Int, Bool) in
             let n = min(limit, s.count)
             if n > 0 { s.removeFirst(n, into: &out) }
-            let wake = n > 0 && s.producerWaiting
-            if wake { s.producerWaiting = false }
-            return (n, wake)
+            return (n, n > 0 && s.takeProducerWaiter())
         }
         if wake { roomReady.signal() }
         return n
@@ -123,9 +125,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
             let (done, wake) = state.withLock { s -> (Bool, Bool) in
                 if s.count > 0 {
                     s.removeFirst(1, into: &one)
-                    let wake = s.producerWaiting
-                    s.producerWaiting = false
-                    return (true, wake)
+                    return (true, s.takeProducerWaiter())
                 }
                 if s.finished { return (true, false) }
                 s.consumerWaiting = true
