@@ -17,18 +17,14 @@ extension DaemonTracefsTests {
         // A daemon that crashed for good: its instance, tracing on, with no `encmon serve` left.
         let tmp = TemporaryDirectory("abandoned-serve")
         let dead = DaemonUnderTest(directory: tmp.path + "/dead")
-        dead.feedArguments = ["--event", standIn.eventArgument]
-        try dead.start()
-        let deadName = try #require(dead.instanceName, "\(dead.process?.stderr ?? "")")
+        let deadName = try dead.startTracing(standIn)
         defer { TestTracefs.removeInstance(deadName) }
         dead.kill9()
         #expect(TestTracefs.instances().contains(deadName))
         // A daemon that runs, with the same event.
         let live = DaemonUnderTest(directory: tmp.path + "/live")
-        live.feedArguments = ["--event", standIn.eventArgument]
-        try live.start()
+        let liveName = try live.startTracing(standIn)
         defer { if live.process?.exitStatus == nil { _ = live.stop() } }
-        let liveName = try #require(live.instanceName, "\(live.process?.stderr ?? "")")
         defer { TestTracefs.removeInstance(liveName) }
         #expect(liveName != deadName)
 
@@ -63,15 +59,11 @@ extension DaemonTracefsTests {
         defer { standIn.remove() }
         let tmp = TemporaryDirectory("abandoned-serve-2")
         let other = DaemonUnderTest(directory: tmp.path + "/other")
-        other.feedArguments = ["--event", standIn.eventArgument]
-        try other.start()
-        let otherName = try #require(other.instanceName, "\(other.process?.stderr ?? "")")
+        let otherName = try other.startTracing(standIn)
         defer { TestTracefs.removeInstance(otherName) }
         other.kill9()
         let daemon = DaemonUnderTest(directory: tmp.path + "/self")
-        daemon.feedArguments = ["--event", standIn.eventArgument]
-        try daemon.start()
-        let ownName = try #require(daemon.instanceName, "\(daemon.process?.stderr ?? "")")
+        let ownName = try daemon.startTracing(standIn)
         defer { TestTracefs.removeInstance(ownName) }
         daemon.kill9()
         usleep(UInt32(Self.abandonedInstanceGrace * 1.5 * 1e6))

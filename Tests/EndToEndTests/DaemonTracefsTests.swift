@@ -15,10 +15,8 @@ struct DaemonTracefsTests {
         defer { standIn.remove() }
         let tmp = TemporaryDirectory("daemon-tracefs")
         let daemon = DaemonUnderTest(directory: tmp.path)
-        daemon.feedArguments = ["--event", standIn.eventArgument]
-        try daemon.start()
+        let name = try daemon.startTracing(standIn)
         defer { if daemon.process?.exitStatus == nil { _ = daemon.stop() } }
-        let name = try #require(daemon.instanceName, "\(daemon.process?.stderr ?? "")")
         defer { TestTracefs.removeInstance(name) }
         let ours = { TestTracefs.instances().filter { $0 == name } }
         #expect(ours().count == 1, "one instance for all processes: \(TestTracefs.instances())")
@@ -54,10 +52,8 @@ struct DaemonTracefsTests {
         defer { standIn.remove() }
         let tmp = TemporaryDirectory("daemon-tracefs-restart")
         let daemon = DaemonUnderTest(directory: tmp.path)
-        daemon.feedArguments = ["--event", standIn.eventArgument]
-        try daemon.start()
+        let name = try daemon.startTracing(standIn)
         defer { if daemon.process?.exitStatus == nil { _ = daemon.stop() } }
-        let name = try #require(daemon.instanceName, "\(daemon.process?.stderr ?? "")")
         defer { TestTracefs.removeInstance(name) }
 
         let calls = [standInSequence(seed: 61, count: 150, base: Self.base),
@@ -114,6 +110,19 @@ extension DaemonUnderTest {
     var instanceName: String? {
         guard let err = process?.stderr, let r = err.range(of: "(instance ", options: .backwards) else { return nil }
         return String(err[r.upperBound...].prefix { $0 != ")" })
+    }
+
+    /// Starts the daemon on the stand-in's tracefs event and returns its instance's name; a daemon
+    /// that names none is stopped again and the test fails here.
+    func startTracing(_ standIn: UprobeStandIn) throws -> String {
+        feedArguments = ["--event", standIn.eventArgument]
+        try start()
+        do {
+            return try #require(instanceName, "\(process?.stderr ?? "")")
+        } catch {
+            _ = stop()
+            throw error
+        }
     }
 }
 
