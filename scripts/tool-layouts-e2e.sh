@@ -22,35 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The program of Tests/MonitorCoreTests/Fixtures/standin-guest.c.
-cat > "$WORK/guest.c" <<'C'
-#include <stdint.h>
-#include <pthread.h>
-__attribute__((noinline)) void kvm_hypercall_standin(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
-  __asm__ volatile("" ::: "memory");
-}
-static void *worker(void *p) {
-  (void)p;
-  kvm_hypercall_standin(12, 0x80000000, 512, 0x1, 0);
-  kvm_hypercall_standin(12, 0x90000000, 3, 0x30, 0);
-  return 0;
-}
-int main(void) {
-  pthread_t t;
-  kvm_hypercall_standin(12, 0x1f018000, 4, 0x0, 0);
-  kvm_hypercall_standin(12, 0x1f01c000, 2, 0x0, 0);
-  kvm_hypercall_standin(12, 0x1f019000, 1, 0x10, 0);
-  pthread_create(&t, 0, worker, 0);
-  pthread_join(t, 0);
-  kvm_hypercall_standin(12, 0x1f018001, 1, 0x0, 0);
-  kvm_hypercall_standin(12, 0x1f018000, 0, 0x0, 0);
-  kvm_hypercall_standin(12, 0xfffffffffffff000, 2, 0x0, 0);
-  kvm_hypercall_standin(12, 0x1f030000, 8, 0xffffffffffffffe0, 0);
-  kvm_hypercall_standin(9, 0, 0, 0, 0);
-  return 0;
-}
-C
-gcc -O1 -pthread -o "$WORK/guest" "$WORK/guest.c"
+# The program whose output the fixtures Tests/MonitorCoreTests/Fixtures/standin-* hold.
+gcc -O1 -pthread -o "$WORK/guest" "$(dirname "$0")/../Tests/MonitorCoreTests/Fixtures/standin-guest.c"
 define_standin_event "$WORK/guest" kvm_hypercall_standin
 I="$TRACEFS/instances/$INSTANCE"
 mkdir "$I"
