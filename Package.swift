@@ -52,11 +52,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MonitorCoreTests", dependencies: ["MonitorCore", "SystemLibc"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore", "SystemLibc"]),
+        // posix_spawn for the tests that run programs; a library only the test targets use.
+        .target(name: "TestSupport", dependencies: ["SystemLibc"], path: "Tests/TestSupport"),
+        .testTarget(name: "LiveHostTests", dependencies: ["LiveHost", "MonitorCore", "SystemLibc", "TestSupport"]),
         .testTarget(name: "MonitorViewTests", dependencies: ["MonitorView", "MonitorCore"]),
         .testTarget(name: "DaemonTests", dependencies: ["EncmonDaemon", "MonitorCore", "SystemLibc"]),
         // Depends on the executable so that `swift test` builds the binary first.
-        .testTarget(name: "EndToEndTests", dependencies: ["encmon", "EncmonDaemon", "SystemLibc"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["encmon", "EncmonDaemon", "SystemLibc", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

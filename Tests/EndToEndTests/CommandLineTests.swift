@@ -1,5 +1,6 @@
 import SystemLibc
 import Testing
+import TestSupport
 
 /// The built `encmon` binary and the repository root, found from the test runner's own path
 /// (`swift test` puts the runner beside the products).
@@ -49,11 +50,6 @@ func run(_ path: String, _ args: [String], input: String = "", environment: [Str
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return ProcessResult(status: exitStatus, stdout: try readFile(outPath), stderr: try readFile(errPath))
-}
-
-struct SpawnError: Error, CustomStringConvertible {
-    var path: String, code: Int32
-    var description: String { "cannot run \(path): \(String(cString: strerror(code)))" }
 }
 
 func readFile(_ path: String) throws -> String {

@@ -1,6 +1,7 @@
 import SystemLibc
 import EncmonDaemon
 import Testing
+import TestSupport
 
 /// A background child (daemon, Prometheus, a stand-in VM) spawned with an empty signal mask
 /// (G7: Swift Testing's children otherwise inherit blocked signals); killed and reaped when

@@ -6,6 +6,7 @@ import Foundation
 #endif
 import EncmonDaemon
 import Testing
+import TestSupport
 
 /// `encmon serve` as a real process on a real socket, driven by the recording-file feed (a
 /// stand-in for a ring buffer that persists across restarts; see RecordingFileFeed). The real

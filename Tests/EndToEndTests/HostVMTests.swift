@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `encmon list` and VM selection through the built binary: on a constructed /proc and libvirt
 /// directory (hidden `--proc-root` / `--libvirt-run-dir`), and on the real host with a real KVM VM

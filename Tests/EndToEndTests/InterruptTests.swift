@@ -1,5 +1,6 @@
 import SystemLibc
 import Testing
+import TestSupport
 
 /// A replay of a silent FIFO must still end on SIGINT (a read retried on EINTR ignored it).
 @Suite(.serialized) struct InterruptTests {

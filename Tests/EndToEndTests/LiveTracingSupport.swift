@@ -1,6 +1,7 @@
 import SystemLibc
 import Foundation
 import Testing
+import TestSupport
 
 /// tracefs as the tests see it (mounted by `TracefsAvailability` when root).
 enum TestTracefs {

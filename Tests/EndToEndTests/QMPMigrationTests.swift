@@ -1,6 +1,7 @@
 import Foundation
 import SystemLibc
 import Testing
+import TestSupport
 
 /// A minimal, independent QMP driver for the test (JSONSerialization over a Unix socket), so
 /// the figures encmon prints are compared with what QEMU tells someone else.

@@ -1,6 +1,7 @@
 import SystemLibc
 import Foundation
 import Testing
+import TestSupport
 
 /// A trace.dat whose events sit in the top-level buffer and come from two CPUs, made without
 /// touching the host's top-level tracing state: the uprobe stand-in fires in a private instance,

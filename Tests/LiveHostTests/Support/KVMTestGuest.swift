@@ -1,5 +1,6 @@
 import SystemLibc
 import Testing
+import TestSupport
 
 /// True where this machine can run a KVM guest (some test machines have no /dev/kvm at all).
 let kvmAvailable = access("/dev/kvm", R_OK | W_OK) == 0
@@ -72,30 +73,12 @@ final class KVMTestGuest {
     }
 }
 
-/// posix_spawn with unblocked signals and default dispositions, stdin from /dev/null.
+/// A child with default signals and only descriptors 0-2 (TestSupport), stdin from /dev/null.
 func spawn(_ path: String, _ args: [String], stdout: Int32?) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
-    // Only 0-2: an inherited descriptor into one of this runner's tracefs instances keeps it busy.
-    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") { _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3) }
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var none = sigset_t(); sigemptyset(&none)
-    var all = sigset_t(); sigfillset(&all)
-    posix_spawnattr_setsigmask(&attr, &none)
-    posix_spawnattr_setsigdefault(&attr, &all)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let argv = ([path] + args).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
-    guard rc == 0 else { throw TestHelperError(description: "cannot run \(path): \(String(cString: strerror(rc)))") }
-    return pid
+    try spawnWithDefaultSignals(path, args, environment: nil) { actions in
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
+    }
 }
 
 func waitForExit(_ pid: pid_t) -> Int32 {

@@ -1,10 +1,12 @@
 import SystemLibc
 
+// Spawning children for the test targets that run programs (EndToEndTests, LiveHostTests).
+
 /// posix_spawn with an empty signal mask and default dispositions: a child of the Swift Testing
 /// runner otherwise inherits its blocked signals (swift-ncurses-notes G7). The child gets only
 /// descriptors 0, 1 and 2. `redirect` adds the
 /// child's file actions; a nil `environment` passes this process's own.
-func spawnWithDefaultSignals(_ path: String, _ args: [String], environment: [String]?,
+public func spawnWithDefaultSignals(_ path: String, _ args: [String], environment: [String]?,
                              redirect: (inout posix_spawn_file_actions_t) -> Void) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
@@ -38,8 +40,15 @@ func spawnWithDefaultSignals(_ path: String, _ args: [String], environment: [Str
 
 /// Adds glibc's `posix_spawn_file_actions_addclosefrom_np(actions, 3)` (2.34+; Swift's Glibc
 /// module does not declare it, so it is looked up by name).
-func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+public func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
     typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
     _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+}
+
+/// posix_spawn failed: the program and the error number.
+public struct SpawnError: Error, CustomStringConvertible {
+    public var path: String, code: Int32
+    public init(path: String, code: Int32) { self.path = path; self.code = code }
+    public var description: String { "cannot run \(path): \(String(cString: strerror(code)))" }
 }
