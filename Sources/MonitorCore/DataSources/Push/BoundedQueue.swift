@@ -10,8 +10,10 @@ import Synchronization
 /// signals only then, so every signal meets exactly one wait.
 final class BoundedQueue<Element: Sendable>: Sendable {
     private struct State {
-        /// Elements from `head` on are waiting; the slots before it are taken.
-        var buffer: [Element] = []
+        /// Elements from `head` on are waiting; the slots before it are taken and hold nil, so a
+        /// taken element is released at once (a queue that never runs empty would otherwise keep
+        /// thousands of them alive until the next compaction).
+        var buffer: [Element?] = []
         var head = 0
         var dropped: UInt64 = 0
         var finished = false
@@ -34,7 +36,9 @@ final class BoundedQueue<Element: Sendable>: Sendable {
         }
 
         mutating func removeFirst(_ n: Int, into out: inout [Element]) {
-            out.append(contentsOf: buffer[head..<(head + n)])
+            for i in head..<(head + n) {
+                if let e = buffer[i].take() { out.append(e) }
+            }
             head += n
             if head == buffer.count {
                 buffer.removeAll(keepingCapacity: true)
