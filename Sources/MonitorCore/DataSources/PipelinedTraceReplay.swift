@@ -45,11 +45,41 @@ public enum PipelinedTraceReplay {
                                   progress: TraceReplayProgress? = nil, standInEvent: TraceEventName? = nil,
                                   referenceParsing: Bool = false,
                                   _ body: (TraceEventBatch) throws -> Void) throws -> TraceReplayResult {
+        try runBatches(path: path, chunkSize: chunkSize, batchSize: batchSize, queueDepth: queueDepth, progress: progress,
+                       standInEvent: standInEvent, referenceParsing: referenceParsing, churn: nil, body)
+    }
+
+    /// `runBatches` into `monitor` (`Monitor.apply(_: TraceEventBatch)`), with its churn tracker
+    /// moved to the parsing thread as a `ChurnStage` for the replay and back afterwards, also
+    /// when the replay throws. `afterBatch` runs after each batch is applied (a progress line);
+    /// an error it throws ends the replay as one from `runBatches`' body does.
+    /// The model ends exactly as `runBatches` with `monitor.apply` would leave it, on one core
+    /// less of the applying thread's time.
+    public static func replay(path: String, into monitor: inout Monitor, chunkSize: Int = TraceReader.defaultChunkSize,
+                              batchSize: Int = defaultBatchSize, queueDepth: Int = defaultQueueDepth,
+                              progress: TraceReplayProgress? = nil, standInEvent: TraceEventName? = nil,
+                              referenceParsing: Bool = false,
+                              afterBatch: (borrowing Monitor) throws -> Void = { _ in }) throws -> TraceReplayResult {
+        let stage = ChurnStageHolder(monitor.detachChurn())
+        defer { monitor.attach(stage.stage.withLock { $0 }) }
+        return try runBatches(path: path, chunkSize: chunkSize, batchSize: batchSize, queueDepth: queueDepth, progress: progress,
+                              standInEvent: standInEvent, referenceParsing: referenceParsing, churn: stage) { batch in
+            monitor.apply(batch)
+            try afterBatch(monitor)
+        }
+    }
+
+    private static func runBatches(path: String, chunkSize: Int, batchSize: Int, queueDepth: Int,
+                                   progress: TraceReplayProgress?, standInEvent: TraceEventName?, referenceParsing: Bool,
+                                   churn: ChurnStageHolder?,
+                                   _ body: (TraceEventBatch) throws -> Void) throws -> TraceReplayResult {
         let reader = try TraceReader(path: path, chunkSize: chunkSize, standInEvent: standInEvent)
         reader.referenceParsing = referenceParsing
         let pool = BatchPool()
         return try pipeline(reader, batchSize: batchSize, queueDepth: queueDepth, progress: progress,
-                            read: { reader, size, deliver in try ReplayBatches.records(reader, batchSize: size, pool: pool, deliver) },
+                            read: { reader, size, deliver in
+                                try ReplayBatches.records(reader, batchSize: size, pool: pool, churn: churn, deliver)
+                            },
                             { batch in
                                 try body(batch)
                                 pool.recycle(batch)
@@ -244,11 +274,12 @@ private enum ReplayBatches {
 
     /// The same cut with `TraceReader.readBatch`: conversions as plain records, batches taken
     /// from `pool` (emptied) when the applying side has given one back.
-    static func records(_ reader: TraceReader, batchSize: Int, pool: BatchPool,
+    static func records(_ reader: TraceReader, batchSize: Int, pool: BatchPool, churn: ChurnStageHolder?,
                         _ deliver: (TraceEventBatch, TraceReadCounters) throws -> Void) throws {
         while true {
             var batch = pool.take(capacity: batchSize)
             try reader.readBatch(into: &batch, limit: batchSize)
+            churn?.stage.withLock { $0.observe(&batch) }
             if !batch.isEmpty { try deliver(batch, reader.counters) }
             if reader.isFinished { return }
         }
@@ -270,6 +301,13 @@ private final class BatchPool: Sendable {
     func recycle(_ batch: TraceEventBatch) {
         free.withLock { if $0.count < Self.limit { $0.append(batch) } }
     }
+}
+
+/// A replay's churn stage, which the parsing thread runs (under an uncontended lock, once a
+/// batch) and the caller takes back after that thread has ended.
+private final class ChurnStageHolder: Sendable {
+    let stage: Mutex<ChurnStage>
+    init(_ stage: sending ChurnStage) { self.stage = Mutex(stage) }
 }
 
 /// The parsing thread stops: the caller's `body` threw.

@@ -174,7 +174,7 @@ public struct Monitor: Sendable {
                     nextPosition = next < others.count ? others[next].position : Int.max
                 }
                 let end = Swift.min(nextPosition, records.count)
-                applyConversions(records, start..<end)
+                applyConversions(records, start..<end, churnObserved: batch.churnObserved)
                 start = end
             }
         }
@@ -186,8 +186,10 @@ public struct Monitor: Sendable {
     /// per-path counts and recent-change ring are taken out of `self` once (no uniqueness check
     /// per record), and the rate ring gets one summed sample per second instead of an update per
     /// record. The map's uniqueness is checked once per run: only other events (a migration pass
-    /// keeps a copy of the map) can share it in between.
-    private mutating func applyConversions(_ records: UnsafeBufferPointer<ConversionRecord>, _ range: Range<Int>) {
+    /// keeps a copy of the map) can share it in between. `churnObserved`: a `ChurnStage` has
+    /// already run the churn tracker over these records (`completesFlip`).
+    private mutating func applyConversions(_ records: UnsafeBufferPointer<ConversionRecord>, _ range: Range<Int>,
+                                           churnObserved: Bool) {
         regions.prepareForUpdates()
         var t = totals
         var byPath = t.conversionsByPath
@@ -226,7 +228,7 @@ public struct Monitor: Sendable {
             let path = Int(r.path.rawValue)
             precondition(path < paths.count, "conversion path counts missing")  // as the checked subscript did
             paths[path] += 1
-            let flipped = churn.observe(r.conversion)
+            let flipped = churnObserved ? (r.completesFlip ? n : 0) : churn.observe(r.conversion)
             if hasPending && keys.second != pendingSecond {
                 let sample = pending
                 rates.record(second: pendingSecond) { $0.add(sample) }
@@ -332,6 +334,20 @@ public struct Monitor: Sendable {
         guard t > now else { return }
         now = t
         rates.tick(second: second(t))
+    }
+
+    /// Moves the churn tracker out into a `ChurnStage`, which a batch replay runs on its parsing
+    /// thread; `attach` puts it back. In between, only batches the stage has observed may be
+    /// applied (the tracker here is an empty one).
+    public mutating func detachChurn() -> ChurnStage {
+        let stage = ChurnStage(churn)
+        churn = ChurnTracker(window: configuration.churnWindow)
+        return stage
+    }
+
+    /// Takes back the tracker of a stage from `detachChurn`, with everything it has observed.
+    public mutating func attach(_ stage: ChurnStage) {
+        churn = stage.tracker
     }
 
     /// `r` on the screen: rates, churn and flip counts start again; the shared set stays.

@@ -6,6 +6,10 @@ public struct ConversionRecord: Sendable, Hashable {
     public var direction: ConversionDirection
     public var path: ConversionPath
     public var anomalies: ConversionAnomalies
+    /// The churn tracker's answer for this conversion when a `ChurnStage` ahead of the model
+    /// has observed the batch (`TraceEventBatch.churnObserved`): it completes a flip. Fits the
+    /// record's padding (still 32 bytes).
+    public var completesFlip = false
 
     public init(time: EventTime, pages: PageRange, direction: ConversionDirection, path: ConversionPath,
                 anomalies: ConversionAnomalies = ConversionAnomalies(rawValue: 0)) {
@@ -38,6 +42,9 @@ public struct TraceEventBatch: Sendable {
 
     public private(set) var conversions: [ConversionRecord] = []
     public private(set) var others: [Placed] = []
+    /// A `ChurnStage` has observed these conversions and set `completesFlip`: the model takes
+    /// the flips from the records instead of its own tracker.
+    public internal(set) var churnObserved = false
 
     public init(capacity: Int = 0) {
         conversions.reserveCapacity(capacity)
@@ -61,6 +68,12 @@ public struct TraceEventBatch: Sendable {
     public mutating func removeAll() {
         conversions.removeAll(keepingCapacity: true)
         others.removeAll(keepingCapacity: true)
+        churnObserved = false
+    }
+
+    /// The conversions, writable in place (a stage ahead of the model annotates them).
+    mutating func withMutableConversions<R>(_ body: (inout UnsafeMutableBufferPointer<ConversionRecord>) -> R) -> R {
+        conversions.withUnsafeMutableBufferPointer(body)
     }
 
     /// The events in file order (conversions without pid and vCPU): tests and slow consumers.

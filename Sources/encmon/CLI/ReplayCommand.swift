@@ -157,9 +157,8 @@ extension EncmonCommand {
             var shown = false
             let result: TraceReplayResult
             do {
-                result = try PipelinedTraceReplay.runBatches(path: file, progress: progress, standInEvent: standInEvent,
-                                                             referenceParsing: referenceParsing) { batch in
-                    monitor.apply(batch)
+                result = try PipelinedTraceReplay.replay(path: file, into: &monitor, progress: progress, standInEvent: standInEvent,
+                                                         referenceParsing: referenceParsing) { monitor in
                     guard showProgress else { return }
                     let now = SourceClock.monotonicNow()
                     if now - lastProgress >= 0.5 {
