@@ -182,23 +182,26 @@ public struct Monitor: Sendable {
     }
 
     /// `admit` and `apply(_: Conversion)` of each record in `range`, a run of conversions with
-    /// no other event between them, with the bookkeeping hoisted out of the loop: the counters,
-    /// per-path counts and recent-change ring are taken out of `self` once (no uniqueness check
-    /// per record), and the rate ring gets one summed sample per second instead of an update per
-    /// record. The map's uniqueness is checked once per run: only other events (a migration pass
-    /// keeps a copy of the map) can share it in between. `churnObserved`: a `ChurnStage` has
-    /// already run the churn tracker over these records (`completesFlip`).
+    /// no other event between them, with the bookkeeping hoisted out of the loop: the counters
+    /// and per-path counts are taken out of `self` once (no uniqueness check per record), the
+    /// rate ring gets one summed sample per second instead of an update per record, the span
+    /// is widened once, and the recent-change ring gets only the run's last changes (its
+    /// capacity), found through a ring of record indices. The map's uniqueness is checked once
+    /// per run: only other events (a migration pass keeps a copy of the map) can share it in
+    /// between. `churnObserved`: a `ChurnStage` has already run the churn tracker over these
+    /// records (`completesFlip`).
     private mutating func applyConversions(_ records: UnsafeBufferPointer<ConversionRecord>, _ range: Range<Int>,
                                            churnObserved: Bool) {
         regions.prepareForUpdates()
         var t = totals
         var byPath = t.conversionsByPath
         t.conversionsByPath = []; totals.conversionsByPath = []
-        var recent = self.recent
-        self.recent = []
-        var head = recentHead
+        // Indices of the run's records that changed the map, the last `recentLimit` of them.
         let recentLimit = configuration.recentChangeLimit
-        var span = observedSpan
+        let changedIndices = UnsafeMutableBufferPointer<Int>.allocate(capacity: Swift.max(1, Swift.min(recentLimit, range.count)))
+        defer { changedIndices.deallocate() }
+        var changedCount = 0, changedNext = 0
+        var lowest = UInt64.max, highest: UInt64 = 0
         // Counts of the current second not yet added to `rates` (same sums as adding each).
         var pending = RateSample(), pendingSecond: Int64 = 0, hasPending = false
         byPath.withUnsafeMutableBufferPointer { paths in for i in range {
@@ -236,21 +239,50 @@ public struct Monitor: Sendable {
             }
             pendingSecond = keys.second; hasPending = true
             pending.addConversion(toShared: toShared, pages: n, flipped: flipped)
-            span = Self.span(span, widenedBy: r.pages)
+            if n > 0 {
+                lowest = Swift.min(lowest, r.pages.lower)
+                highest = Swift.max(highest, r.pages.upper)
+            }
             if changed > 0 {
-                let rc = RecentChange(pages: r.pages, time: time, direction: r.direction)
-                if recent.count < recentLimit { recent.append(rc) } else {
-                    recent[head] = rc
-                    head = head + 1 == recent.count ? 0 : head + 1
-                }
+                changedIndices[changedNext] = i
+                changedNext = changedNext &+ 1 == changedIndices.count ? 0 : changedNext &+ 1
+                changedCount &+= 1
             }
         } }
         if hasPending { rates.record(second: pendingSecond) { $0.add(pending) } }
         t.conversionsByPath = byPath
         totals = t
-        self.recent = recent
-        recentHead = head
-        observedSpan = span
+        if lowest < highest { observedSpan = Self.span(observedSpan, widenedBy: PageRange(lower: lowest, upper: highest)) }
+        // The kept indices in order: oldest first, starting at the slot written next. The
+        // changes not kept would have been overwritten by these: only their ring moves count.
+        let kept = Swift.min(changedCount, changedIndices.count)
+        if changedCount > kept { skipRecent(changedCount - kept, filler: records[changedIndices[changedNext]]) }
+        var slot = changedCount > changedIndices.count ? changedNext : 0
+        for _ in 0..<kept {
+            let r = records[changedIndices[slot]]
+            remember(RecentChange(pages: r.pages, time: r.time, direction: r.direction))
+            slot = slot &+ 1 == changedIndices.count ? 0 : slot &+ 1
+        }
+    }
+
+    /// Moves the recent-change ring as `count` additions would, without their contents: the
+    /// caller then adds at least the ring's capacity, which overwrites every filler slot.
+    private mutating func skipRecent(_ count: Int, filler: ConversionRecord) {
+        let limit = configuration.recentChangeLimit
+        let fill = Swift.min(count, limit - recent.count)
+        if fill > 0 {
+            recent.append(contentsOf: repeatElement(RecentChange(pages: filler.pages, time: filler.time, direction: filler.direction), count: fill))
+        }
+        recentHead = (recentHead + (count - Swift.max(0, fill)) % limit) % limit
+    }
+
+    /// Adds a change to the recent-change ring (the oldest goes when it is full).
+    @inline(__always)
+    private mutating func remember(_ r: RecentChange) {
+        if recent.count < configuration.recentChangeLimit { recent.append(r) } else {
+            recent[recentHead] = r
+            recentHead = recentHead + 1 == recent.count ? 0 : recentHead + 1
+        }
     }
 
     /// The bookkeeping every event starts with; false (counted) when its time is not usable.
@@ -313,13 +345,7 @@ public struct Monitor: Sendable {
         let dir = c.direction
         rates.record(second: keys.second) { $0.addConversion(toShared: dir == .toShared, pages: n, flipped: flipped) }
         observedSpan = Self.span(observedSpan, widenedBy: c.pages)
-        if changed > 0 {
-            let r = RecentChange(pages: c.pages, time: c.time, direction: c.direction)
-            if recent.count < configuration.recentChangeLimit { recent.append(r) } else {
-                recent[recentHead] = r
-                recentHead = recentHead + 1 == recent.count ? 0 : recentHead + 1
-            }
-        }
+        if changed > 0 { remember(RecentChange(pages: c.pages, time: c.time, direction: c.direction)) }
     }
 
     /// Applies many events; the usual call from the app loop.

@@ -7,8 +7,10 @@ import Testing
 /// encoded model, the churn table, flip counts, pool what-if and the rate history included.
 @Suite struct ChurnStageReplayTests {
     /// Buffers flipping at random (flips within the churn window and slower ones), mixed with
-    /// other lines, and a few conversions whose times the model refuses (beyond `timeLimit`).
-    static func flipLines(_ count: Int, seed: UInt64) -> [String] {
+    /// other lines (`mixed`: every 31st line, so runs of conversions stay short; without them a
+    /// batch is one run, longer than the recent-change ring), and a few conversions whose times
+    /// the model refuses (beyond `timeLimit`).
+    static func flipLines(_ count: Int, seed: UInt64, mixed: Bool = true) -> [String] {
         var rng = SplitMix(seed: seed)
         var micros: UInt64 = 9_051_000_000
         return (0..<count).map { k in
@@ -17,7 +19,7 @@ import Testing
             let pages = [1, 2, 8, 16][Int(buffer % 4)]
             let toPrivate = rng.next() % 2 == 0
             let stamp = k % 997 == 0 ? "3000000000000000000.000000" : "\(micros / 1_000_000).\(String(format: "%06d", micros % 1_000_000))"
-            if k % 31 == 0 { return PipelinedTraceReplayTests.mixedLines(32)[k % 32] }
+            if mixed && k % 31 == 0 { return PipelinedTraceReplayTests.mixedLines(32)[k % 32] }
             return "   qemu-system-x86-4051\(buffer % 8) [00\(buffer % 8)] d..1. \(stamp): kvm_hypercall: nr 0xc "
                 + "a0 0x\(String((0x100 + buffer * 0x40) << 12, radix: 16)) a1 0x\(String(pages, radix: 16)) a2 0x\(toPrivate ? "10" : "0") a3 0x0"
         }
@@ -29,9 +31,9 @@ import Testing
         return String(decoding: try e.encode(m), as: UTF8.self)
     }
 
-    @Test(arguments: [(1, UInt64(1)), (97, 2), (4096, 3), (1 << 20, 4)])
-    func stageReplayEqualsSequentialApply(batchSize: Int, seed: UInt64) throws {
-        let text = Self.flipLines(20_000, seed: seed).joined(separator: "\n")
+    @Test(arguments: [(1, UInt64(1), true), (97, 2, true), (4096, 3, true), (1 << 20, 4, true), (3000, 5, false), (1 << 20, 6, false)])
+    func stageReplayEqualsSequentialApply(batchSize: Int, seed: UInt64, mixed: Bool) throws {
+        let text = Self.flipLines(20_000, seed: seed, mixed: mixed).joined(separator: "\n")
         try PipelinedTraceReplayTests.withFile(text) { path in
             var reference = Monitor()
             let (events, _) = try PipelinedTraceReplayTests.sequential(path)
