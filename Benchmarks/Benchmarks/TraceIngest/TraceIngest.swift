@@ -166,7 +166,7 @@ let benchmarks: @Sendable () -> Void = {
         let seconds = measureAgainstFloorAndC(b, fixture: fixture, "Monitor (pipelined), few regions",
                                               cParser: { cParse(path: fixture.path) }) {
             var m = Monitor()
-            _ = try! PipelinedTraceReplay.runBatches(path: fixture.path) { batch in m.apply(batch) }
+            _ = try! PipelinedTraceReplay.replay(path: fixture.path, into: &m)
             blackHole(m.regions.count)
             return Int(m.totals.events)
         }
