@@ -18,7 +18,9 @@ public struct ChurnStage: Sendable {
         guard !batch.churnObserved else { return }
         batch.withMutableConversions { records in
             for i in records.indices where Monitor.isUsableTime(records[i].time) {
-                records[i].completesFlip = tracker.observe(records[i].conversion) > 0
+                let r = records[i]
+                records[i].completesFlip = tracker.observe(first: r.pages.lower, pages: r.pages.count, time: r.time,
+                                                           toShared: r.direction == .toShared) > 0
             }
         }
         batch.churnObserved = true

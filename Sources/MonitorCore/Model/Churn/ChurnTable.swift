@@ -56,6 +56,12 @@ struct ChurnTable<Value>: Sendable where Value: Sendable {
         set { values[i] = newValue }
     }
 
+    /// Changes the value at a slot `slot(of:)` found, in place.
+    @inline(__always)
+    mutating func update<R>(slot i: Int, _ body: (inout Value) -> R) -> R {
+        values.withUnsafeMutableBufferPointer { v in body(&v[i]!) }
+    }
+
     /// Writes `value` at the empty slot `i` that `slot(of: key)` returned; may grow the table,
     /// which moves entries (slots returned before are then stale).
     mutating func insert(_ key: UInt64, _ value: Value, at i: Int) {

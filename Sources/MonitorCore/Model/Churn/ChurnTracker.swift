@@ -66,49 +66,63 @@ public struct ChurnTracker: Sendable {
     /// the flip if those plus this buffer fit in K. Long-lived shared ranges (firmware tables,
     /// bounce buffers) never flip and so never occupy the pool.
     public mutating func observe(_ c: Conversion) -> UInt64 {
-        let key = c.pages.lower, n = c.pages.count
-        switch c.direction {
-        case .toShared:
+        observe(first: c.pages.lower, pages: c.pages.count, time: c.time, toShared: c.direction == .toShared)
+    }
+
+    /// `observe` of a conversion of `n` pages from page `key` (the batch paths' entry).
+    mutating func observe(first key: UInt64, pages n: UInt64, time: EventTime, toShared: Bool) -> UInt64 {
+        if toShared {
             let (slot, found) = entries.slot(of: key)
-            var e = found ? entries[slot: slot]
-                : Entry(pages: n, sharedAt: c.time, isShared: false, outstandingAtShare: 0, flips: 0, lastFlip: 0)
-            if e.isShared && e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages) }
-            e.pages = n; e.sharedAt = c.time; e.isShared = true
-            e.outstandingAtShare = outstandingPoolable.addingSaturating(n)
-            e.inPool = e.flips > 0 && n <= poolableMaxPages
-            if e.inPool { outstandingPoolable.addSaturating(n) }
-            if found {
-                entries[slot: slot] = e
-            } else {
+            guard found else {
+                // Never flipped, so not a known churner: not in the pool.
+                let e = Entry(pages: n, sharedAt: time, isShared: true, outstandingAtShare: outstandingPoolable.addingSaturating(n),
+                              flips: 0, lastFlip: 0)
                 entries.insert(key, e, at: slot)
-                if entries.count > maxTracked { prune(now: c.time) }
-            }
-            return 0
-        case .toPrivate:
-            let (slot, found) = entries.slot(of: key)
-            guard found else { return 0 }
-            var e = entries[slot: slot]
-            guard e.isShared else { return 0 }
-            e.isShared = false
-            if e.flips == 0 && (c.time - e.sharedAt > window || e.pages != n) {
-                // Not a flip and never flipped: nothing left to learn from this buffer.
-                entries.remove(at: slot)
+                if entries.count > maxTracked { prune(now: time) }
                 return 0
             }
-            if e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages); e.inPool = false }
-            var flipped: UInt64 = 0
-            if c.time - e.sharedAt <= window && e.pages == n {
-                e.flips += 1; e.lastFlip = c.time
-                totalFlips += 1; totalFlippedPages.addSaturating(n)
-                flipped = n
-                if n <= poolableMaxPages {
-                    for (i, k) in Self.poolSizes.enumerated() where e.outstandingAtShare <= k { avoided[i] += 2 }
-                }
+            entries.update(slot: slot) { e in
+                if e.isShared && e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages) }
+                e.pages = n; e.sharedAt = time; e.isShared = true
+                e.outstandingAtShare = outstandingPoolable.addingSaturating(n)
+                e.inPool = e.flips > 0 && n <= poolableMaxPages
+                if e.inPool { outstandingPoolable.addSaturating(n) }
             }
-            entries[slot: slot] = e
-            return flipped
+            return 0
+        }
+        let (slot, found) = entries.slot(of: key)
+        guard found else { return 0 }
+        let e = entries[slot: slot]
+        guard e.isShared else { return 0 }
+        if e.flips == 0 && (time - e.sharedAt > window || e.pages != n) {
+            // Not a flip and never flipped: nothing left to learn from this buffer.
+            entries.remove(at: slot)
+            return 0
+        }
+        let isFlip = time - e.sharedAt <= window && e.pages == n
+        let outstandingAtShare = e.outstandingAtShare
+        entries.update(slot: slot) { e in
+            e.isShared = false
+            if e.inPool { outstandingPoolable -= min(outstandingPoolable, e.pages); e.inPool = false }
+            if isFlip { e.flips += 1; e.lastFlip = time }
+        }
+        guard isFlip else { return 0 }
+        totalFlips += 1; totalFlippedPages.addSaturating(n)
+        if n <= poolableMaxPages { countAvoided(outstandingAtShare: outstandingAtShare) }
+        return n
+    }
+
+    /// Two conversions avoided for each pool size that could have served a flip whose buffer was
+    /// shared with `outstandingAtShare` pages of known churners outstanding (itself included).
+    private mutating func countAvoided(outstandingAtShare: UInt64) {
+        avoided.withUnsafeMutableBufferPointer { a in
+            for i in a.indices where outstandingAtShare <= Self.poolSize(i) { a[i].addSaturating(2) }
         }
     }
+
+    /// `poolSizes[i]` without the array: 64 pages times 4^i.
+    @inline(__always)
+    static func poolSize(_ i: Int) -> UInt64 { 64 << (2 * UInt64(i)) }
 
     /// Brings the table down to at most half of `maxTracked`, in O(tracked), so that pruning
     /// costs O(1) amortised per conversion: first entries that can no longer flip and never did
