@@ -68,6 +68,15 @@ public struct MonitorTotals: Sendable, Hashable, Codable {
     /// Conversions by the interface they were seen on, indexed by `ConversionPath.rawValue`
     /// (an array: a dictionary update per event showed in replay profiles).
     public var conversionsByPath = [UInt64](repeating: 0, count: ConversionPath.allCases.count)
+
+    /// The conversion counts of a rate sample: what adding its conversions one by one adds.
+    @inline(__always)
+    mutating func addConversions(of sample: RateSample) {
+        let calls = sample.callsToShared + sample.callsToPrivate
+        events += calls; conversions += calls
+        toShared += sample.callsToShared; toPrivate += sample.callsToPrivate
+        pagesToShared.addSaturating(sample.pagesToShared); pagesToPrivate.addSaturating(sample.pagesToPrivate)
+    }
 }
 
 /// The model: applies events in order and keeps the shared set, rates, churn, kernel counters
@@ -184,7 +193,8 @@ public struct Monitor: Sendable {
     /// `admit` and `apply(_: Conversion)` of each record in `range`, a run of conversions with
     /// no other event between them, with the bookkeeping hoisted out of the loop: the counters
     /// and per-path counts are taken out of `self` once (no uniqueness check per record), the
-    /// rate ring gets one summed sample per second instead of an update per record, the span
+    /// rate ring gets one summed sample per second instead of an update per record and the
+    /// totals the same sums (saturating sums of counts regroup exactly), the span
     /// is widened once, and the recent-change ring gets only the run's last changes (its
     /// capacity), found through a ring of record indices. The map's uniqueness is checked once
     /// per run: only other events (a migration pass keeps a copy of the map) can share it in
@@ -210,19 +220,11 @@ public struct Monitor: Sendable {
             guard Self.isUsableTime(time) else { t.rejectedTimes.addSaturating(1); continue }
             if origin == nil { origin = time }
             if time > now { now = time }
-            t.events += 1
             let keys = clockKeys(time)
             let n = r.pages.count
             let toShared = r.direction == .toShared
-            let changed: UInt64
-            if toShared {
-                changed = regions.markShared(r.pages, stamp: keys.stamp, treeIsUnique: true)
-                t.toShared += 1; t.pagesToShared.addSaturating(n)
-            } else {
-                changed = regions.markPrivate(r.pages, stamp: keys.stamp, treeIsUnique: true)
-                t.toPrivate += 1; t.pagesToPrivate.addSaturating(n)
-            }
-            t.conversions += 1
+            let changed = toShared ? regions.markShared(r.pages, stamp: keys.stamp, treeIsUnique: true)
+                : regions.markPrivate(r.pages, stamp: keys.stamp, treeIsUnique: true)
             t.pagesChanged.addSaturating(changed)
             if !r.anomalies.isEmpty {
                 if r.anomalies.contains(.reservedAttributeBits) { t.reservedAttributeBitCalls &+= 1 }
@@ -235,6 +237,7 @@ public struct Monitor: Sendable {
             if hasPending && keys.second != pendingSecond {
                 let sample = pending
                 rates.record(second: pendingSecond) { $0.add(sample) }
+                t.addConversions(of: sample)
                 pending = RateSample()
             }
             pendingSecond = keys.second; hasPending = true
@@ -249,7 +252,10 @@ public struct Monitor: Sendable {
                 changedCount &+= 1
             }
         } }
-        if hasPending { rates.record(second: pendingSecond) { $0.add(pending) } }
+        if hasPending {
+            rates.record(second: pendingSecond) { $0.add(pending) }
+            t.addConversions(of: pending)
+        }
         t.conversionsByPath = byPath
         totals = t
         if lowest < highest { observedSpan = Self.span(observedSpan, widenedBy: PageRange(lower: lowest, upper: highest)) }
