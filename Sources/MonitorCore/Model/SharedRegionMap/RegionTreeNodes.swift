@@ -212,11 +212,16 @@ struct _Inner {
 
     /// First child whose subtree ends at or after `page`, or the last child. O(capacity).
     @inline(__always) func child(endingAtOrAfter page: UInt64) -> Int {
-        // Counting instead of stopping early vectorizes and never mispredicts.
+        // Counting instead of stopping early vectorizes and never mispredicts; as in a leaf,
+        // the first block of 16 counts whole when its last end (if compared at all) is below;
+        // searches run between edits, with at most `capacity` (32) children: two blocks.
         let n = count &- 1
         let e = lastEnds
-        var i = 0
-        for t in 0..<n { i &+= _less(e[t], page) }
+        let lower = (_less(e[15], page) & _less(15, UInt64(truncatingIfNeeded: n))) &<< 4
+        let upper = Swift.min(n, lower &+ 16)
+        var i = lower
+        var t = lower
+        while t < upper { i &+= _less(e[t], page); t &+= 1 }
         return i
     }
 }
