@@ -30,8 +30,9 @@ extension _RegionTree {
             isLast = isLast && i == inner.count &- 1
             node = inner.children[i]
             level -= 1
-            // A large tree's leaf is a memory round trip away: load all its lines at once rather than
-            // the count first and the columns after it (the inner nodes above stay cached).
+            // In a large tree the leaf is a memory round trip away: request all its lines at once
+            // rather than the count first and the columns after it. (The inner nodes stay cached;
+            // prefetching them too cost more than it saved.)
             if level == 0 { _Leaf(node).prefetch() }
         }
         cursorLeaf = node
