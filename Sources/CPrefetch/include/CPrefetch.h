@@ -8,9 +8,4 @@ static inline __attribute__((always_inline)) void encmon_prefetch(const void *ad
     __builtin_prefetch(address, 0, 3);
 }
 
-/// The same for a line about to be written.
-static inline __attribute__((always_inline)) void encmon_prefetch_for_write(const void *address) {
-    __builtin_prefetch(address, 1, 3);
-}
-
 #endif
