@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "SystemLibc"),
         // pidfd_open, pidfd_getfd and ioctl with fixed signatures (Swift cannot call variadic C).
         .systemLibrary(name: "CKVMHost"),
+        // __builtin_prefetch for the region map (a static inline C function, inlined into Swift).
+        .target(name: "CPrefetch"),
         // Model, trace formats, sources, simulator: pure Swift, no terminal.
-        .target(name: "MonitorCore", dependencies: ["SystemLibc"]),
+        .target(name: "MonitorCore", dependencies: ["SystemLibc", "CPrefetch"]),
         // The live host: tracefs, trace.dat, VM discovery, KVM statistics. Talks to the kernel.
         .target(name: "LiveHost", dependencies: ["MonitorCore", "SystemLibc", "CTracefs", "CTracecmd", "CKVMHost"]),
         // Panels drawn into a plain cell grid; text output. No curses.

@@ -95,3 +95,41 @@ struct NaiveRegions {
         }
     }
 }
+
+extension NaiveRegions {
+    /// `markShared` followed by the documented cap policy: when the operation added a region past
+    /// `cap`, fill the smallest gap beside it (ties to the lower address).
+    mutating func markShared(_ range: PageRange, stamp: UInt32, cap: Int) -> UInt64 {
+        let before = regions.count
+        let newly = markShared(range, stamp: stamp)
+        if regions.count > before { enforceCap(cap, aroundFirstEndingAtOrAfter: range.upper, pieces: 1, stamp: stamp) }
+        return newly
+    }
+
+    /// `markPrivate` followed by the cap policy: a split's two pieces and their outer neighbours
+    /// compete for the merge.
+    mutating func markPrivate(_ range: PageRange, stamp: UInt32, cap: Int) -> UInt64 {
+        let before = regions.count
+        let removed = markPrivate(range, stamp: stamp)
+        if regions.count > before { enforceCap(cap, aroundFirstEndingAtOrAfter: range.lower, pieces: 2, stamp: stamp) }
+        return removed
+    }
+
+    /// Merges the pair with the smallest gap among the `pieces` regions from the first one ending
+    /// at or after `page` and their neighbours, into an approximate span.
+    private mutating func enforceCap(_ cap: Int, aroundFirstEndingAtOrAfter page: UInt64, pieces: Int, stamp: UInt32) {
+        guard regions.count > cap else { return }
+        let first = firstEnding(atOrAfter: page)
+        var best = -1
+        var bestGap = UInt64.max
+        for i in max(0, first - 1)...(first + pieces - 1) where i + 1 < regions.count {
+            let gap = regions[i + 1].pages.lower - regions[i].pages.upper
+            if gap < bestGap { bestGap = gap; best = i }
+        }
+        let left = regions[best], right = regions[best + 1]
+        let merged = SharedRegion(pages: PageRange(lower: left.pages.lower, upper: right.pages.upper), isApproximate: true,
+                                  firstShared: min(left.firstShared, right.firstShared), lastChange: stamp)
+        splice(best, best + 2, with: [merged])
+        pages += bestGap
+    }
+}

@@ -30,6 +30,10 @@ extension _RegionTree {
             isLast = isLast && i == inner.count &- 1
             node = inner.children[i]
             level -= 1
+            // In a large tree the leaf is a memory round trip away: request all its lines at once
+            // rather than the count first and the columns after it. (The inner nodes stay cached;
+            // prefetching them too cost more than it saved.)
+            if level == 0 { _Leaf(node).prefetch() }
         }
         cursorLeaf = node
         cursorLow = low
@@ -263,6 +267,33 @@ extension _RegionTree {
         }
         if let right { insert(right, at: a) }
         return removed
+    }
+
+    /// The cap merge of `SharedRegionMap` (fill the smallest gap beside the `pieces` regions from
+    /// the first one ending at or after `page`, ties to the lower address) done in the cursor's
+    /// leaf, when `page` is routed there and the regions compared, one each side included, all
+    /// sit in it: then the candidates are the same as by index. Returns false, changing nothing,
+    /// otherwise. O(capacity) plus the path refresh.
+    func mergeSmallestGapInCursorLeaf(aroundFirstRegionEndingAtOrAfter page: UInt64, pieces: Int, stamp: UInt32) -> Bool {
+        guard let c = cursorLeaf, page >= cursorLow else { return false }
+        let leaf = _Leaf(c)
+        let n = leaf.count
+        guard n > 0 && (cursorIsLast || page <= leaf.ends[n &- 1]) else { return false }
+        let j = leaf.firstSlot(endingAtOrAfter: page)
+        guard j >= 1 && j &+ pieces < n else { return false }
+        var best = j &- 1
+        var bestGap = leaf.start(j) &- leaf.ends[j &- 1]
+        for i in j..<(j &+ pieces) {
+            let gap = leaf.start(i &+ 1) &- leaf.ends[i]
+            if gap < bestGap { bestGap = gap; best = i }
+        }
+        let start = leaf.start(best), end = leaf.ends[best &+ 1]
+        let first = Swift.min(leaf.first(best), leaf.first(best &+ 1))
+        leaf.replaceSlots(best, best &+ 2, with: 1)
+        leaf.set(best, start: start, end: end, approximate: true, first: first, last: stamp)
+        // The merged span contains both regions; the gap's pages count as shared.
+        finish(leaf, written: best..<best &+ 1, countDelta: -1, pageDelta: bestGap, replaced: (0, UInt64(UInt32.max)))
+        return true
     }
 
     /// Merges the region at `index` with the next one into an approximate span. O(log n).

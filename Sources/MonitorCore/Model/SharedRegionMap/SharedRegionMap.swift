@@ -157,9 +157,14 @@ public struct SharedRegionMap: Sendable {
     private mutating func enforceCap(aroundFirstRegionEndingAtOrAfter page: UInt64, pieces: Int, stamp: UInt32) {
         peakCount = Swift.max(peakCount, tree.count)
         guard tree.count > regionCap else { return }
-        mergeSmallestGap(around: tree.rank(ofFirstRegionEndingAtOrAfter: page), pieces: pieces, stamp: stamp)
+        // Usually the regions compared sit in the leaf just edited: merged there without a descent.
+        if !tree.mergeSmallestGapInCursorLeaf(aroundFirstRegionEndingAtOrAfter: page, pieces: pieces, stamp: stamp) {
+            mergeSmallestGap(around: tree.rank(ofFirstRegionEndingAtOrAfter: page), pieces: pieces, stamp: stamp)
+        }
+        isApproximate = true
     }
 
+    /// The general cap merge, by index: O(log n) descents.
     private mutating func mergeSmallestGap(around first: Int, pieces: Int, stamp: UInt32) {
         assert(tree.count == regionCap + 1)
         var best = -1
@@ -170,7 +175,6 @@ public struct SharedRegionMap: Sendable {
         }
         precondition(best >= 0, "no neighbours to merge")
         tree.mergeWithNext(at: best, stamp: stamp)
-        isApproximate = true
     }
 
     /// The region containing `page`, if it is shared. O(log n).
