@@ -32,8 +32,9 @@ extension _RegionTree {
             level -= 1
             // In a large tree the leaf is a memory round trip away: request all its lines at once
             // rather than the count first and the columns after it. (The inner nodes stay cached;
-            // prefetching them too cost more than it saved.)
-            if level == 0 { _Leaf(node).prefetch() }
+            // prefetching them too cost more than it saved.) A small tree's leaves are in cache,
+            // where the 25 prefetches are only instructions.
+            if level == 0 && leafNodes >= Self.prefetchingLeafCount { _Leaf(node).prefetch() }
         }
         cursorLeaf = node
         cursorLow = low

@@ -8,6 +8,9 @@
 final class _RegionTree: @unchecked Sendable {
     static let maxHeight = 32
     static let scratchSlots = 3 * (_Leaf.slots + _Inner.slots)
+    /// From this many leaves (1.6 MB, more than a core's L2 cache here) a page descent
+    /// prefetches its leaf.
+    static let prefetchingLeafCount = 1_024
 
     /// The root: a leaf when `height == 0`, else an inner node `height` levels above the leaves.
     var root: UnsafeMutableRawPointer
