@@ -260,6 +260,17 @@ struct TraceReaderCore {
     mutating func readLines<Sink: TraceLineSink>(into sink: inout Sink) throws {
         while true {
             if start < end {
+                // A line the sink's fast path takes ends where that path says: no newline search.
+                if !discarding && sink.usesFastPath,
+                   let (fast, _, next) = parser.fastConversionAhead(
+                       TraceLineBytes(base: buffer + start, count: end &- start, readable: capacity &+ Self.wordSlack &- start),
+                       ids: Sink.needsIDs, maxLength: lineLimit) {
+                    start &+= next
+                    counters.lines &+= 1
+                    counters.events &+= 1
+                    if sink.take(fast) { return }
+                    continue
+                }
                 if let hit = memchr(buffer + start, Int32(TraceASCII.newline), end - start) {
                     let nl = UnsafeMutablePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - buffer
                     let lineStart = start
@@ -319,9 +330,11 @@ struct TraceReaderCore {
             return false
         }
         let line = TraceLineBytes(base: buffer + lineStart, count: length, readable: capacity + Self.wordSlack - lineStart)
-        if let full = sink.takeFast(line, parser: &parser) {
+        // A line with its newline was offered to `fastConversionAhead` already; the last line of
+        // the input, without one, is offered here.
+        if !endsWithNewline && sink.usesFastPath, let fast = parser.fastConversion(line, ids: Sink.needsIDs) {
             counters.events &+= 1
-            return full
+            return sink.take(fast)
         }
         if let e = parser.fastEvent(line) {
             counters.events &+= 1
@@ -440,24 +453,26 @@ struct TraceReaderCore {
 
 /// What a reader fills: one event (`next()`) or a batch (`readBatch`).
 protocol TraceLineSink {
-    /// The line through a sink-specific fast path: nil when not taken, else whether the sink is
-    /// full now.
-    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool?
+    /// Whether fast-path conversions must carry their pid and vCPU.
+    static var needsIDs: Bool { get }
+    /// False for the reference parsing: every line through the per-event paths.
+    var usesFastPath: Bool { get }
+    /// A conversion of the fast path; true when the sink is full now.
+    mutating func take(_ fast: TraceLineParser.FastConversion) -> Bool
     /// An event of the per-event paths; true when the sink is full now.
     mutating func take(_ event: MonitorEvent) -> Bool
 }
 
 /// `next()`: the first event, with its pid and vCPU.
 struct SingleEventSink: TraceLineSink {
-    let referencePath: Bool
+    static var needsIDs: Bool { true }
+    let usesFastPath: Bool
     var event: MonitorEvent?
 
-    init(referencePath: Bool) { self.referencePath = referencePath }
+    init(referencePath: Bool) { usesFastPath = !referencePath }
 
-    @inline(__always)
-    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool? {
-        guard !referencePath, let c = parser.fastConversion(line, ids: true) else { return nil }
-        event = c.event
+    mutating func take(_ fast: TraceLineParser.FastConversion) -> Bool {
+        event = fast.event
         return true
     }
 
@@ -469,15 +484,19 @@ struct SingleEventSink: TraceLineSink {
 
 /// `readBatch`: conversions as plain records (no pid, no vCPU), up to `limit` events.
 struct BatchSink: TraceLineSink {
+    static var needsIDs: Bool { false }
     var batch: TraceEventBatch
     /// Events the batch still takes before it is full (a counter: no per-line `count` of two lists).
     var remaining: Int
-    let referencePath: Bool
+    let usesFastPath: Bool
+
+    init(batch: TraceEventBatch, remaining: Int, referencePath: Bool) {
+        self.batch = batch; self.remaining = remaining; usesFastPath = !referencePath
+    }
 
     @inline(__always)
-    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool? {
-        guard !referencePath, let c = parser.fastConversion(line, ids: false) else { return nil }
-        batch.append(c.record)
+    mutating func take(_ fast: TraceLineParser.FastConversion) -> Bool {
+        batch.append(fast.record)
         remaining &-= 1
         return remaining <= 0
     }
