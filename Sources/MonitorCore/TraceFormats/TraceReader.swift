@@ -322,9 +322,8 @@ struct TraceReaderCore {
         }
     }
 
-    /// One line into `sink`; true when the sink wants no more. Out of line: lines the batch fast
-    /// path takes do not come here, and the per-line loop stays small (4 instructions a line less).
-    @inline(never)
+    /// One line into `sink`; true when the sink wants no more.
+    @inline(__always)
     mutating func consume<Sink: TraceLineSink>(lineStart: Int, length: Int, endsWithNewline: Bool,
                                                into sink: inout Sink) -> Bool {
         if length == 0 {
