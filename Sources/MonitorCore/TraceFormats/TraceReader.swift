@@ -337,11 +337,8 @@ struct TraceReaderCore {
             counters.events &+= 1
             return sink.take(fast)
         }
-        if let e = parser.fastEvent(line) {
-            counters.events &+= 1
-            return sink.take(e)
-        }
-        let outcome = parser.parse(line, endsWithNewline: endsWithNewline, triedFastPath: true)
+        // The per-event fast path (`fastEvent`) comes first inside `parse`.
+        let outcome = parser.parse(line, endsWithNewline: endsWithNewline, triedFastPath: false)
         switch outcome {
         case .event(let e):
             counters.events &+= 1
