@@ -260,18 +260,8 @@ struct TraceReaderCore {
     @inline(__always)
     mutating func readLines<Sink: TraceLineSink>(into sink: inout Sink) throws {
         while true {
+            if !discarding && sink.usesFastPath && start < end && takeFastLines(into: &sink) { return }
             if start < end {
-                // A line the sink's fast path takes ends where that path says: no newline search.
-                if !discarding && sink.usesFastPath,
-                   let (fast, _, next) = parser.fastConversionAhead(
-                       TraceLineBytes(base: buffer + start, count: end &- start, readable: capacity &+ Self.wordSlack &- start),
-                       ids: Sink.needsIDs, maxLength: lineLimit) {
-                    start &+= next
-                    counters.lines &+= 1
-                    counters.events &+= 1
-                    if sink.take(fast) { return }
-                    continue
-                }
                 if let hit = memchr(buffer + start, Int32(TraceASCII.newline), end - start) {
                     let nl = UnsafeMutablePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - buffer
                     let lineStart = start
@@ -320,6 +310,27 @@ struct TraceReaderCore {
             try refill()
             if caughtUp { caughtUp = false; return }
         }
+    }
+
+    /// The lines from `start` that the sink's conversion fast path takes, one after another: each
+    /// ends where that path finds its newline (no newline search). Stops at the first line it
+    /// declines or that the buffer's end cuts; true when the sink is full. One function for the
+    /// run, so that a taken line costs no call.
+    @inline(never)
+    mutating func takeFastLines<Sink: TraceLineSink>(into sink: inout Sink) -> Bool {
+        let maxLength = lineLimit
+        let readableEnd = capacity &+ Self.wordSlack
+        while start < end {
+            let line = TraceLineBytes(base: buffer + start, count: end &- start, readable: readableEnd &- start)
+            guard let (fast, _, next) = parser.fastConversionAhead(line, ids: Sink.needsIDs, maxLength: maxLength) else {
+                return false
+            }
+            start &+= next
+            counters.lines &+= 1
+            counters.events &+= 1
+            if sink.take(fast) { return true }
+        }
+        return false
     }
 
     /// One line into `sink`; true when the sink wants no more.

@@ -96,6 +96,16 @@ struct FastLineEndTests {
         }
     }
 
+    /// The rest of an overlong line is dropped even where it reads as a whole fast-path line
+    /// (a chunk starts right at it).
+    @Test func theRestOfAnOverlongLineIsDropped() throws {
+        let line = Self.fastLines[0]
+        for junk in stride(from: 190, through: 460, by: 1) {
+            let text = Array((String(repeating: "x", count: junk) + line + "\n" + line + "\n").utf8)
+            try Self.expectSameReading(text, chunkSizes: [150], maxLineLength: 200)
+        }
+    }
+
     /// The whole seconds are compared with the last line's (digits and dot): a longer number
     /// with the same leading digits, a missing dot, a new digit count.
     @Test func secondsLikeTheLastLines() throws {
