@@ -64,23 +64,7 @@ extension TraceLineParser {
         let p = l.base
         guard !isReadingRecording, n > 0, p[0] != TraceASCII.hash, p[0] != TraceASCII.newline,
               let open = Self.firstBracket(l), p[open &- 1] == TraceASCII.space else { return nil }
-        // ` [NNN] ` cpu column right at the first `[` (else the per-event path searches further):
-        // up to five digits, then `] `, within one word.
-        var i = open &+ 1
-        guard i &+ 8 <= l.readable else { return nil }
-        let cpuWord = l.word(at: i)
-        let cpuDigits = Self.leadingDecimalDigits(cpuWord)
-        guard cpuDigits > 0, cpuDigits <= 5, i &+ cpuDigits &+ 2 <= n,
-              (cpuWord &>> UInt64(8 &* cpuDigits)) & 0xffff == 0x205d else { return nil }  // "] "
-        i &+= cpuDigits &+ 2
-        while i < n && p[i] == TraceASCII.space { i &+= 1 }
-        if i < n && p[i] &- TraceASCII.zero >= 10 {  // flags / latency column: up to 7 bytes, then a space
-            guard i &+ 8 <= l.readable else { return nil }
-            let flagsEnd = i &+ Self.firstControlOrSpace(l.word(at: i))
-            guard flagsEnd < n, p[flagsEnd] == TraceASCII.space else { return nil }
-            i = flagsEnd &+ 1
-            while i < n && p[i] == TraceASCII.space { i &+= 1 }
-        }
+        guard var i = Self.timestampStart(l, open: open) else { return nil }
         // sec.frac: two runs of digits, eight at a time. The seconds with their dot are mostly
         // the last line's: one masked compare then.
         guard i &+ 8 <= l.readable else { return nil }
@@ -157,6 +141,31 @@ extension TraceLineParser {
             guard Self.hasPid(l, anchorOpen: open) else { return nil }
         }
         return (fast, end)
+    }
+
+    /// Past the ` [NNN] ` cpu column right at the first `[` (else the per-event path searches
+    /// further: up to five digits, then `] `, within one word) and the flags column if there is
+    /// one (up to 8 bytes, then a space): where the timestamp should start.
+    @inline(__always)
+    static func timestampStart(_ l: TraceLineBytes, open: Int) -> Int? {
+        let n = l.count
+        let p = l.base
+        var i = open &+ 1
+        guard i &+ 8 <= l.readable else { return nil }
+        let cpuWord = l.word(at: i)
+        let cpuDigits = Self.leadingDecimalDigits(cpuWord)
+        guard cpuDigits > 0, cpuDigits <= 5, i &+ cpuDigits &+ 2 <= n,
+              (cpuWord &>> UInt64(8 &* cpuDigits)) & 0xffff == 0x205d else { return nil }  // "] "
+        i &+= cpuDigits &+ 2
+        while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        if i < n && p[i] &- TraceASCII.zero >= 10 {  // flags / latency column
+            guard i &+ 8 <= l.readable else { return nil }
+            let flagsEnd = i &+ Self.firstControlOrSpace(l.word(at: i))
+            guard flagsEnd < n, p[flagsEnd] == TraceASCII.space else { return nil }
+            i = flagsEnd &+ 1
+            while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        }
+        return i
     }
 
     /// The first `[` after the line's first byte, eight bytes at a time (a comm is short); nil
