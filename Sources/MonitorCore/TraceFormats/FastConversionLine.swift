@@ -3,10 +3,15 @@
 ///
 /// It answers only when `fastHypercall` (the per-event fast path) would give that conversion,
 /// and declines (nil) for everything else, which then takes the per-event paths: other
-/// hypercall numbers, requests KVM rejects, other layouts. What it saves: the timestamp and the
-/// hex fields are read eight bytes at a time, the pid is only checked for being there (its value
-/// and the vCPU are computed only when `ids` asks for them), the time's division is skipped when
-/// the timestamp repeats, and no `MonitorEvent` is built.
+/// hypercall numbers, requests KVM rejects, other layouts, anything unusual. What it saves: the
+/// columns, the timestamp and the hex fields are read eight bytes at a time, the pid is only
+/// checked for being there (its value and the vCPU are computed only when `ids` asks for them),
+/// the time's division is skipped when the timestamp repeats, and no `MonitorEvent` is built.
+///
+/// `fastConversionAhead` reads a line whose end is not known yet (the reader's bytes from a
+/// line's start to the end of its buffer) and finds the newline itself, so that a line it takes
+/// costs no separate newline search. Every scan in it stops at a newline (none skips "anything
+/// but X"), so a line it answers for has no newline before its end.
 extension TraceLineParser {
     /// A conversion read by the fast path; `pid` and `vcpu` are -1 unless asked for.
     struct FastConversion {
@@ -21,29 +26,59 @@ extension TraceLineParser {
         }
     }
 
+    /// The fast path for a line of exactly `l.count` bytes (its newline and CR already cut off).
     @inline(__always)
     mutating func fastConversion(_ l: TraceLineBytes, ids: Bool) -> FastConversion? {
+        guard let (fast, end) = fastConversionFields(l, ids: ids), end == l.count else { return nil }
+        lastTime = fast.record.time
+        return fast
+    }
+
+    /// The fast path for the line starting at `l.base`, `l.count` being the bytes known to be
+    /// there (the line and whatever follows it): the conversion, the line's length (without its
+    /// `\n` or `\r\n`) and the length with it. nil when the line is not one the fast path takes,
+    /// is longer than `maxLength`, or its newline is not within `l.count` bytes.
+    @inline(__always)
+    mutating func fastConversionAhead(_ l: TraceLineBytes, ids: Bool, maxLength: Int)
+        -> (conversion: FastConversion, length: Int, next: Int)? {
+        guard let (fast, end) = fastConversionFields(l, ids: ids), end <= maxLength, end < l.count else { return nil }
+        let next: Int
+        let c = l[end]
+        if c == TraceASCII.newline {
+            next = end &+ 1
+        } else if c == TraceASCII.cr && end &+ 1 < l.count && l[end &+ 1] == TraceASCII.newline {
+            next = end &+ 2
+        } else {
+            return nil
+        }
+        lastTime = fast.record.time
+        return (fast, end, next)
+    }
+
+    /// The line's fields from its start: the conversion and the index after the last field and
+    /// the blanks after it, where the line must end (`l.count`, a newline or a CR). Does not set
+    /// `lastTime` (the caller decides whether the line ends there).
+    @inline(__always)
+    mutating func fastConversionFields(_ l: TraceLineBytes, ids: Bool) -> (FastConversion, end: Int)? {
         let n = l.count
         let p = l.base
-        guard !isReadingRecording, p[0] != TraceASCII.hash, let open = Self.firstBracket(l),
-              p[open &- 1] == TraceASCII.space else { return nil }
-        // ` [NNN] ` cpu column right at the first `[` (else the per-event path searches further).
-        var i = open &+ 1
-        while i < n && p[i] &- TraceASCII.zero < 10 { i &+= 1 }
-        guard i > open &+ 1, i &+ 1 < n, p[i] == TraceASCII.closeBracket, p[i &+ 1] == TraceASCII.space else { return nil }
-        i &+= 2
-        while i < n && p[i] == TraceASCII.space { i &+= 1 }
-        if i < n && p[i] &- TraceASCII.zero >= 10 {  // flags / latency column
-            while i < n && p[i] != TraceASCII.space { i &+= 1 }
-            while i < n && p[i] == TraceASCII.space { i &+= 1 }
-        }
-        // sec.frac: two runs of digits, eight at a time.
+        guard !isReadingRecording, n > 0, p[0] != TraceASCII.hash, p[0] != TraceASCII.newline,
+              let open = Self.firstBracket(l), p[open &- 1] == TraceASCII.space else { return nil }
+        guard var i = Self.timestampStart(l, open: open) else { return nil }
+        // sec.frac: two runs of digits, eight at a time. The seconds with their dot are mostly
+        // the last line's: one masked compare then.
         guard i &+ 8 <= l.readable else { return nil }
-        let (whole, wholeDigits) = Self.decimalRun(l, at: i)
-        guard wholeDigits > 0 else { return nil }
-        i &+= wholeDigits
-        guard i < n, p[i] == TraceASCII.dot, i &+ 9 <= l.readable else { return nil }
-        i &+= 1
+        let whole: UInt64, wholeDigits: Int
+        let secondsWord = l.word(at: i)
+        if (secondsWord ^ fastSeconds.text) & fastSeconds.mask == 0 && i &+ fastSeconds.digits < n {
+            whole = fastSeconds.value; wholeDigits = fastSeconds.digits
+        } else {
+            (whole, wholeDigits) = Self.decimalRun(l, at: i)
+            guard wholeDigits > 0, i &+ wholeDigits < n, p[i &+ wholeDigits] == TraceASCII.dot else { return nil }
+            if wholeDigits < 8 { fastSeconds = FastSeconds(secondsWord, digits: wholeDigits, value: whole) }
+        }
+        i &+= wholeDigits &+ 1
+        guard i &+ 8 <= l.readable else { return nil }
         let (frac, fracDigits) = Self.decimalRun(l, at: i)
         guard fracDigits > 0, wholeDigits &+ fracDigits <= 15 else { return nil }
         i &+= fracDigits
@@ -61,16 +96,35 @@ extension TraceLineParser {
         // "nr 0xc" exactly (other numbers take the per-event path), then " aK 0x<hex>" for K = 0...3.
         guard i &+ 8 <= n, l.word(at: i) & 0xffff_ffff_ffff == 0x63_7830_2072_6e, l.endsField(i &+ 6) else { return nil }
         i &+= 6
-        guard let (gpa, e0) = Self.field(l, key: 0x7830_2030_6120, at: i) else { return nil }
-        let count: UInt64, attributes: UInt64
-        if let (c, a) = Self.smallFieldTail(l, at: e0) {
-            count = c; attributes = a
-        } else {
-            guard let (c, e1) = Self.field(l, key: 0x7830_2031_6120, at: e0),
-                  let (a, e2) = Self.field(l, key: 0x7830_2032_6120, at: e1),
-                  let (_, e3) = Self.field(l, key: 0x7830_2033_6120, at: e2),
-                  e3 == n || l.onlyBlanks(from: e3) else { return nil }
-            count = c; attributes = a
+        // a0, a guest physical address: up to 16 digits (13 below 2^52).
+        guard i &+ 7 <= n, i &+ 22 <= l.readable, l.word(at: i) & 0xffff_ffff_ffff == 0x7830_2030_6120,
+              let (gpa, e0) = l.hex16(at: i &+ 6) else { return nil }
+        // a1...a3 with one or two hex digits each (page count and attributes below 256): a word
+        // per field, written out here (a call costs as much as a field). What follows a field
+        // is checked by the next key's space or, after a3, by `mayEnd`: a third digit fails
+        // there. Any other tail goes to `fieldTail` (same values where both answer).
+        var count: UInt64 = 0, attributes: UInt64 = 0, end = e0
+        var key: UInt64 = 0x7830_2031_6120  // " a1 0x"
+        var small = e0 &+ 24 <= l.readable
+        var k = 0
+        while small && k < 3 {
+            let w = l.word(at: end)
+            guard end &+ 7 <= n, w & 0xffff_ffff_ffff == key,
+                  let d0 = Self.hexDigit(UInt8(truncatingIfNeeded: w &>> 48)) else { small = false; break }
+            var v = d0
+            end &+= 7
+            if end < n, let d1 = Self.hexDigit(UInt8(truncatingIfNeeded: w &>> 56)) { v = v &<< 4 | d1; end &+= 1 }
+            if k == 0 { count = v } else if k == 1 { attributes = v }
+            key &+= 0x1_0000
+            k &+= 1
+        }
+        if small {
+            end = Self.pastBlanks(l, from: end)
+            small = Self.mayEnd(l, at: end)
+        }
+        if !small {
+            guard let (c, a, e) = Self.fieldTail(l, at: e0) else { return nil }
+            count = c; attributes = a; end = e
         }
         // As KVM validates (MapGPARangeRequest.event): rejections take the per-event path.
         let first = gpa >> GuestPage.shift
@@ -86,22 +140,78 @@ extension TraceLineParser {
         } else {
             guard Self.hasPid(l, anchorOpen: open) else { return nil }
         }
-        lastTime = time
-        return fast
+        return (fast, end)
     }
 
-    /// The first `[` after the line's first byte, eight bytes at a time (a comm is short).
+    /// Past the ` [NNN] ` cpu column right at the first `[` (else the per-event path searches
+    /// further: up to five digits, then `] `, within one word) and the flags column if there is
+    /// one (up to 8 bytes, then a space): where the timestamp should start.
+    @inline(__always)
+    static func timestampStart(_ l: TraceLineBytes, open: Int) -> Int? {
+        let n = l.count
+        let p = l.base
+        var i = open &+ 1
+        guard i &+ 8 <= l.readable else { return nil }
+        let cpuWord = l.word(at: i)
+        let cpuDigits = Self.leadingDecimalDigits(cpuWord)
+        guard cpuDigits > 0, cpuDigits <= 5, i &+ cpuDigits &+ 2 <= n,
+              (cpuWord &>> UInt64(8 &* cpuDigits)) & 0xffff == 0x205d else { return nil }  // "] "
+        i &+= cpuDigits &+ 2
+        while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        if i < n && p[i] &- TraceASCII.zero >= 10 {  // flags / latency column
+            guard i &+ 8 <= l.readable else { return nil }
+            let flagsEnd = i &+ Self.firstControlOrSpace(l.word(at: i))
+            guard flagsEnd < n, p[flagsEnd] == TraceASCII.space else { return nil }
+            i = flagsEnd &+ 1
+            while i < n && p[i] == TraceASCII.space { i &+= 1 }
+        }
+        return i
+    }
+
+    /// The first `[` after the line's first byte, eight bytes at a time (a comm is short); nil
+    /// when a newline comes first (the line has no `[`) or neither is within `l.count`.
     @inline(__always)
     static func firstBracket(_ l: TraceLineBytes) -> Int? {
         var i = 1
-        let pattern: UInt64 = 0x5b5b_5b5b_5b5b_5b5b
+        let ones: UInt64 = 0x0101_0101_0101_0101
         while i &+ 8 <= l.count {
-            let x = l.word(at: i) ^ pattern
-            let zero = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
-            if zero != 0 { return i &+ zero.trailingZeroBitCount &>> 3 }
+            let w = l.word(at: i)
+            let b = w ^ (ones &* UInt64(TraceASCII.openBracket))
+            let nl = w ^ (ones &* UInt64(TraceASCII.newline))
+            // The lowest zero byte of either is exact (a borrow only reaches bytes above it).
+            let hit = ((b &- ones) & ~b | (nl &- ones) & ~nl) & 0x8080_8080_8080_8080
+            if hit != 0 {
+                let k = i &+ hit.trailingZeroBitCount &>> 3
+                return l[k] == TraceASCII.openBracket ? k : nil
+            }
             i &+= 8
         }
-        return l.find(TraceASCII.openBracket, from: i)
+        while i < l.count {
+            let c = l[i]
+            if c == TraceASCII.openBracket { return i }
+            if c == TraceASCII.newline { return nil }
+            i &+= 1
+        }
+        return nil
+    }
+
+    /// How many of the eight bytes (first byte first) are decimal digits before the first that is not.
+    @inline(__always)
+    static func leadingDecimalDigits(_ w: UInt64) -> Int {
+        let x = w ^ 0x3030_3030_3030_3030
+        // As in `decimalWord`: a carry out of a non-digit byte only reaches later bytes.
+        let notDigit = ((x &+ 0x7676_7676_7676_7676) | x) & 0x8080_8080_8080_8080
+        return notDigit.trailingZeroBitCount &>> 3
+    }
+
+    /// The index in eight bytes (first byte first) of the first byte <= 0x20 (space, tab, CR,
+    /// newline, other control bytes), 8 when there is none.
+    @inline(__always)
+    static func firstControlOrSpace(_ w: UInt64) -> Int {
+        // b - 0x21 borrows into the high bit only for b < 0x21 (b >= 0x80 is masked by ~w); a
+        // borrow only reaches bytes above the first such byte, so the lowest flag is exact.
+        let flags = (w &- 0x2121_2121_2121_2121) & ~w & 0x8080_8080_8080_8080
+        return flags.trailingZeroBitCount &>> 3
     }
 
     /// Up to 16 decimal digits at `i` (within the line) and their value; the caller checks that
@@ -135,45 +245,36 @@ extension TraceLineParser {
         return (v & 0xffff_ffff, c)
     }
 
-    /// ` aK 0x<1-16 lower-case hex digits>` at `i`, `key` being the six bytes ` aK 0x`.
+    /// The index after `i` and the spaces and tabs there, within the line.
     @inline(__always)
+    static func pastBlanks(_ l: TraceLineBytes, from i: Int) -> Int {
+        var i = i
+        while i < l.count && (l[i] == TraceASCII.space || l[i] == TraceASCII.tab) { i &+= 1 }
+        return i
+    }
+
+    /// Whether the line may end at `i`: its end, or a newline or CR there (the caller checks which).
+    @inline(__always)
+    static func mayEnd(_ l: TraceLineBytes, at i: Int) -> Bool {
+        i == l.count || l[i] == TraceASCII.newline || l[i] == TraceASCII.cr
+    }
+
+    /// ` a1 0x<hex> a2 0x<hex> a3 0x<hex>` at `i`, 1-16 lower-case digits each, then blanks up to
+    /// where the line may end: count, attributes, end. Out of line: only unusual tails get here.
+    @inline(never)
+    static func fieldTail(_ l: TraceLineBytes, at i: Int) -> (count: UInt64, attributes: UInt64, end: Int)? {
+        guard let (c, e1) = field(l, key: 0x7830_2031_6120, at: i),
+              let (a, e2) = field(l, key: 0x7830_2032_6120, at: e1),
+              let (_, e3) = field(l, key: 0x7830_2033_6120, at: e2) else { return nil }
+        let end = pastBlanks(l, from: e3)
+        guard mayEnd(l, at: end) else { return nil }
+        return (c, a, end)
+    }
+
+    /// ` aK 0x<1-16 lower-case hex digits>` at `i`, `key` being the six bytes ` aK 0x`.
     static func field(_ l: TraceLineBytes, key: UInt64, at i: Int) -> (UInt64, Int)? {
         guard i &+ 6 <= l.count, i &+ 8 <= l.readable, l.word(at: i) & 0xffff_ffff_ffff == key else { return nil }
-        let v = i &+ 6
-        // One digit (the page count, the attributes, a3): no word to convert.
-        if v &+ 1 <= l.count && (v &+ 1 == l.count || l[v &+ 1] == TraceASCII.space) {
-            let c = l[v]
-            if c &- TraceASCII.zero < 10 { return (UInt64(c &- TraceASCII.zero), v &+ 1) }
-            if c &- TraceASCII.lowerA < 6 { return (UInt64(c &- TraceASCII.lowerA &+ 10), v &+ 1) }
-            return nil
-        }
-        return l.hex16(at: v)
-    }
-
-    /// ` a1 0x.. a2 0x.. a3 0x..` at `i` with one or two hex digits each, then the line's end or
-    /// blanks (the common tail: page count and attributes below 256): a word compare per field
-    /// instead of a `field` call. nil for any other tail, which `field` then reads (same values
-    /// where both answer).
-    @inline(__always)
-    static func smallFieldTail(_ l: TraceLineBytes, at i: Int) -> (count: UInt64, attributes: UInt64)? {
-        guard let (count, e1) = smallField(l, key: 0x7830_2031_6120, at: i),
-              let (attributes, e2) = smallField(l, key: 0x7830_2032_6120, at: e1),
-              let (_, e3) = smallField(l, key: 0x7830_2033_6120, at: e2),
-              e3 == l.count || l.onlyBlanks(from: e3) else { return nil }
-        return (count, attributes)
-    }
-
-    /// ` aK 0x` (`key`) and one or two lower-case hex digits at `i`, followed by a space or the
-    /// line's end: the value and the index after the digits. nil otherwise (`field` decides).
-    @inline(__always)
-    static func smallField(_ l: TraceLineBytes, key: UInt64, at i: Int) -> (UInt64, Int)? {
-        guard i &+ 7 <= l.count, i &+ 8 <= l.readable else { return nil }
-        let w = l.word(at: i)
-        guard w & 0xffff_ffff_ffff == key, let d0 = hexDigit(UInt8(truncatingIfNeeded: w &>> 48)) else { return nil }
-        let next = UInt8(truncatingIfNeeded: w &>> 56)
-        if i &+ 7 == l.count || next == TraceASCII.space { return (d0, i &+ 7) }
-        guard let d1 = hexDigit(next), i &+ 8 == l.count || l[i &+ 8] == TraceASCII.space else { return nil }
-        return (d0 &<< 4 | d1, i &+ 8)
+        return l.hex16(at: i &+ 6)
     }
 
     /// A lower-case hex digit's value.
@@ -189,6 +290,13 @@ extension TraceLineParser {
     @inline(__always)
     static func hasPid(_ l: TraceLineBytes, anchorOpen: Int) -> Bool {
         var j = TraceLineParser.lastPidDigit(l, anchorOpen: anchorOpen)
+        if j >= 7 {
+            // The eight bytes ending at j, j's in the top byte: digits counted from the top. A
+            // carry can only mark the lowest digit of a run above a non-digit as not one, so
+            // 1-7 counted means 1-8 there: a pid below Int32.max.
+            let counted = leadingDecimalDigitsFromTop(l.word(at: j &- 7))
+            if counted > 0 && counted < 8 { return true }
+        }
         let digitsEnd = j &+ 1
         while j >= 0 && l[j] &- TraceASCII.zero < 10 { j &-= 1 }
         let digits = digitsEnd &- j &- 1
@@ -198,4 +306,33 @@ extension TraceLineParser {
         for k in (j &+ 1)..<digitsEnd { pid = pid &* 10 &+ UInt64(l[k] &- TraceASCII.zero) }
         return pid <= UInt64(Int32.max)
     }
+
+    /// How many of the eight bytes, from the last (the top byte) down, are decimal digits; may
+    /// count one less than there are when the byte below the run is 0x8a or above (see `hasPid`).
+    @inline(__always)
+    static func leadingDecimalDigitsFromTop(_ w: UInt64) -> Int {
+        let x = w ^ 0x3030_3030_3030_3030
+        let notDigit = ((x &+ 0x7676_7676_7676_7676) | x) & 0x8080_8080_8080_8080
+        return notDigit.leadingZeroBitCount &>> 3
+    }
+}
+
+/// Whole seconds of a timestamp as the fast path last read them: the digits and the dot after
+/// them as bytes (`mask` covers `digits` + 1 bytes, at most 8), and their value.
+struct FastSeconds: Sendable {
+    let text: UInt64
+    let mask: UInt64
+    let digits: Int
+    let value: UInt64
+
+    /// The digits and dot at the start of `word` (first byte first), `digits` of them (1...7).
+    init(_ word: UInt64, digits: Int, value: UInt64) {
+        mask = ~UInt64(0) &>> UInt64(64 &- 8 &* (digits &+ 1))
+        text = word & mask
+        self.digits = digits
+        self.value = value
+    }
+
+    /// `0.`: a true reading to start from (`digits` is never 0, so the compare always covers a digit).
+    static let zero = FastSeconds(0x2e30, digits: 1, value: 0)
 }

@@ -54,6 +54,9 @@ public struct TraceLineParser: Sendable {
     var fastTime: EventTime = 0
     var fastTimeTicks: UInt64 = .max
     var fastTimeDigits = -1
+    /// The fast path's last whole seconds with their dot (`9051.`): lines within the same second
+    /// compare one masked word instead of reading the digits.
+    var fastSeconds = FastSeconds.zero
 
     public init(standInEvent: TraceEventName? = nil) { self.standInEvent = standInEvent }
 

@@ -73,7 +73,8 @@ public struct MalformedLine: Sendable, Hashable, CustomStringConvertible {
 /// Streams trace text or a recording from a file, stdin or memory and turns it into events, with
 /// memory bounded by the chunk size plus the longest line kept, whatever the input size.
 ///
-/// Lines are split on raw bytes with `memchr` in large `read(2)` chunks; a line is handed to
+/// Lines are split on raw bytes with `memchr` in large `read(2)` chunks (a line the conversion
+/// fast path takes is read from its start and ends where that path finds its newline); a line is handed to
 /// `TraceLineParser` as a pointer into the buffer, never as a String. CRLF line ends, a last line
 /// without newline and lines spanning chunks are handled; a line longer than `maxLineLength`
 /// (65536 while reading a recording) is counted as malformed when its start names a supported
@@ -259,6 +260,7 @@ struct TraceReaderCore {
     @inline(__always)
     mutating func readLines<Sink: TraceLineSink>(into sink: inout Sink) throws {
         while true {
+            if !discarding && sink.usesFastPath && start < end && takeFastLines(into: &sink) { return }
             if start < end {
                 if let hit = memchr(buffer + start, Int32(TraceASCII.newline), end - start) {
                     let nl = UnsafeMutablePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - buffer
@@ -310,6 +312,27 @@ struct TraceReaderCore {
         }
     }
 
+    /// The lines from `start` that the sink's conversion fast path takes, one after another: each
+    /// ends where that path finds its newline (no newline search). Stops at the first line it
+    /// declines or that the buffer's end cuts; true when the sink is full. One function for the
+    /// run, so that a taken line costs no call.
+    @inline(never)
+    mutating func takeFastLines<Sink: TraceLineSink>(into sink: inout Sink) -> Bool {
+        let maxLength = lineLimit
+        let readableEnd = capacity &+ Self.wordSlack
+        while start < end {
+            let line = TraceLineBytes(base: buffer + start, count: end &- start, readable: readableEnd &- start)
+            guard let (fast, _, next) = parser.fastConversionAhead(line, ids: Sink.needsIDs, maxLength: maxLength) else {
+                return false
+            }
+            start &+= next
+            counters.lines &+= 1
+            counters.events &+= 1
+            if sink.take(fast) { return true }
+        }
+        return false
+    }
+
     /// One line into `sink`; true when the sink wants no more.
     @inline(__always)
     mutating func consume<Sink: TraceLineSink>(lineStart: Int, length: Int, endsWithNewline: Bool,
@@ -319,15 +342,14 @@ struct TraceReaderCore {
             return false
         }
         let line = TraceLineBytes(base: buffer + lineStart, count: length, readable: capacity + Self.wordSlack - lineStart)
-        if let full = sink.takeFast(line, parser: &parser) {
+        // A line with its newline was offered to `fastConversionAhead` already; the last line of
+        // the input, without one, is offered here.
+        if !endsWithNewline && sink.usesFastPath, let fast = parser.fastConversion(line, ids: Sink.needsIDs) {
             counters.events &+= 1
-            return full
+            return sink.take(fast)
         }
-        if let e = parser.fastEvent(line) {
-            counters.events &+= 1
-            return sink.take(e)
-        }
-        let outcome = parser.parse(line, endsWithNewline: endsWithNewline, triedFastPath: true)
+        // The per-event fast path (`fastEvent`) comes first inside `parse`.
+        let outcome = parser.parse(line, endsWithNewline: endsWithNewline, triedFastPath: false)
         switch outcome {
         case .event(let e):
             counters.events &+= 1
@@ -440,24 +462,26 @@ struct TraceReaderCore {
 
 /// What a reader fills: one event (`next()`) or a batch (`readBatch`).
 protocol TraceLineSink {
-    /// The line through a sink-specific fast path: nil when not taken, else whether the sink is
-    /// full now.
-    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool?
+    /// Whether fast-path conversions must carry their pid and vCPU.
+    static var needsIDs: Bool { get }
+    /// False for the reference parsing: every line through the per-event paths.
+    var usesFastPath: Bool { get }
+    /// A conversion of the fast path; true when the sink is full now.
+    mutating func take(_ fast: TraceLineParser.FastConversion) -> Bool
     /// An event of the per-event paths; true when the sink is full now.
     mutating func take(_ event: MonitorEvent) -> Bool
 }
 
 /// `next()`: the first event, with its pid and vCPU.
 struct SingleEventSink: TraceLineSink {
-    let referencePath: Bool
+    static var needsIDs: Bool { true }
+    let usesFastPath: Bool
     var event: MonitorEvent?
 
-    init(referencePath: Bool) { self.referencePath = referencePath }
+    init(referencePath: Bool) { usesFastPath = !referencePath }
 
-    @inline(__always)
-    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool? {
-        guard !referencePath, let c = parser.fastConversion(line, ids: true) else { return nil }
-        event = c.event
+    mutating func take(_ fast: TraceLineParser.FastConversion) -> Bool {
+        event = fast.event
         return true
     }
 
@@ -469,15 +493,19 @@ struct SingleEventSink: TraceLineSink {
 
 /// `readBatch`: conversions as plain records (no pid, no vCPU), up to `limit` events.
 struct BatchSink: TraceLineSink {
+    static var needsIDs: Bool { false }
     var batch: TraceEventBatch
     /// Events the batch still takes before it is full (a counter: no per-line `count` of two lists).
     var remaining: Int
-    let referencePath: Bool
+    let usesFastPath: Bool
+
+    init(batch: TraceEventBatch, remaining: Int, referencePath: Bool) {
+        self.batch = batch; self.remaining = remaining; usesFastPath = !referencePath
+    }
 
     @inline(__always)
-    mutating func takeFast(_ line: TraceLineBytes, parser: inout TraceLineParser) -> Bool? {
-        guard !referencePath, let c = parser.fastConversion(line, ids: false) else { return nil }
-        batch.append(c.record)
+    mutating func take(_ fast: TraceLineParser.FastConversion) -> Bool {
+        batch.append(fast.record)
         remaining &-= 1
         return remaining <= 0
     }
