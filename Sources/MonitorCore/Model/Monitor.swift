@@ -279,7 +279,7 @@ public struct Monitor: Sendable {
         if fill > 0 {
             recent.append(contentsOf: repeatElement(RecentChange(pages: filler.pages, time: filler.time, direction: filler.direction), count: fill))
         }
-        recentHead = (recentHead + (count - Swift.max(0, fill)) % limit) % limit
+        recentHead = (recentHead + (count - fill) % limit) % limit
     }
 
     /// Adds a change to the recent-change ring (the oldest goes when it is full).

@@ -71,11 +71,6 @@ private struct ReferenceChurn {
 @Suite struct ChurnTrackerTests {
     /// Random insert/update/remove/lookup against `Dictionary`, with few distinct keys in runs
     /// (long probe chains, removals in the middle of runs, wrap-around) and through growth.
-    /// The hot path computes the pool sizes instead of reading the public list: the same sizes.
-    @Test func computedPoolSizesAreThePublishedOnes() {
-        #expect(ChurnTracker.poolSizes.indices.map { ChurnTracker.poolSize($0) } == ChurnTracker.poolSizes)
-    }
-
     @Test(arguments: [ChurnHashSeed(k0: 0, k1: 0), ChurnHashSeed(k0: 0x1234_5678, k1: 0xDEAD_BEEF), .process])
     func tableMatchesDictionary(seed: ChurnHashSeed) {
         var rng = SplitMix64(seed: seed.k0 &+ 7)

@@ -50,11 +50,8 @@ struct ChurnTable<Value>: Sendable where Value: Sendable {
         }
     }
 
-    /// The value at a slot `slot(of:)` found.
-    subscript(slot i: Int) -> Value {
-        get { values[i]! }
-        set { values[i] = newValue }
-    }
+    /// The value at a slot `slot(of:)` found (`update(slot:)` changes it).
+    subscript(slot i: Int) -> Value { values[i]! }
 
     /// Changes the value at a slot `slot(of:)` found, in place.
     @inline(__always)

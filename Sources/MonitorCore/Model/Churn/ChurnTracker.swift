@@ -116,13 +116,9 @@ public struct ChurnTracker: Sendable {
     /// shared with `outstandingAtShare` pages of known churners outstanding (itself included).
     private mutating func countAvoided(outstandingAtShare: UInt64) {
         avoided.withUnsafeMutableBufferPointer { a in
-            for i in a.indices where outstandingAtShare <= Self.poolSize(i) { a[i].addSaturating(2) }
+            for (i, k) in Self.poolSizes.enumerated() where outstandingAtShare <= k { a[i].addSaturating(2) }
         }
     }
-
-    /// `poolSizes[i]` without the array: 64 pages times 4^i.
-    @inline(__always)
-    static func poolSize(_ i: Int) -> UInt64 { 64 << (2 * UInt64(i)) }
 
     /// Brings the table down to at most half of `maxTracked`, in O(tracked), so that pruning
     /// costs O(1) amortised per conversion: first entries that can no longer flip and never did
