@@ -203,6 +203,8 @@ public struct Monitor: Sendable {
     private mutating func applyConversions(_ records: UnsafeBufferPointer<ConversionRecord>, _ range: Range<Int>,
                                            churnObserved: Bool) {
         regions.prepareForUpdates()
+        let boundsDeferred = regions.deferBounds(forUpdates: range.count)
+        defer { if boundsDeferred { regions.endDeferredBounds() } }
         var t = totals
         var byPath = t.conversionsByPath
         t.conversionsByPath = []; totals.conversionsByPath = []

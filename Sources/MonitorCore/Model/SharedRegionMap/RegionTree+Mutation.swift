@@ -75,7 +75,7 @@ extension _RegionTree {
                         replaced: (longest: UInt64, oldest: UInt64)) {
         count &+= countDelta
         sharedPages &+= pageDelta
-        refreshBounds(leaf, written: written, replaced: replaced)
+        if !boundsDeferred { refreshBounds(leaf, written: written, replaced: replaced) }
         var level = 1
         // A last end changes above the leaf only along a run of last children.
         var endChanged = true
@@ -224,7 +224,7 @@ extension _RegionTree {
         let leftApproximate = leaf.isApproximate(j), leftFirst = leaf.first(j)
         let rightApproximate = leaf.isApproximate(k - 1), rightFirst = leaf.first(k - 1)
         let pieces = (keepLeft ? 1 : 0) + (keepRight ? 1 : 0)
-        let replaced = leaf.bounds(j..<k)
+        let replaced = boundsDeferred ? (longest: 0, oldest: UInt64(UInt32.max)) : leaf.bounds(j..<k)
         leaf.replaceSlots(j, k, with: pieces)
         var slot = j
         var kept: UInt64 = 0

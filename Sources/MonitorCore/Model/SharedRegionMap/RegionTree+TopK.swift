@@ -25,6 +25,7 @@ extension _RegionTree {
     /// The first `k` regions by `order`, ties to the lower address. See
     /// `SharedRegionMap.largestRegions(_:)`.
     func top(_ k: Int, by order: TopOrder) -> [SharedRegion] {
+        assert(!boundsDeferred, "top-k query while the bounds are deferred")
         let wanted = Swift.min(k, count)
         guard wanted > 0 else { return [] }
         var heap: [Candidate] = []
@@ -87,5 +88,27 @@ extension _RegionTree {
             }
         }
         return result
+    }
+}
+
+extension _RegionTree {
+    /// Ends `boundsDeferred`: every inner entry's longest/oldest bound from its subtree, bottom
+    /// up. O(n).
+    func endDeferredBounds() {
+        boundsDeferred = false
+        if height > 0 { _ = Self.recomputeBounds(root, level: height) }
+    }
+
+    /// Rewrites the bounds of `node`'s entries (an inner node `level` above the leaves) and
+    /// returns the node's own.
+    static func recomputeBounds(_ node: UnsafeMutableRawPointer, level: Int) -> (longest: UInt64, oldest: UInt64) {
+        let inner = _Inner(node)
+        for i in 0..<inner.count {
+            let child = inner.children[i]
+            let b = level == 1 ? _Leaf(child).bounds(0..<_Leaf(child).count) : recomputeBounds(child, level: level - 1)
+            inner.longest[i] = b.longest
+            inner.oldest[i] = b.oldest
+        }
+        return inner.bounds()
     }
 }

@@ -34,6 +34,10 @@ final class _RegionTree: @unchecked Sendable {
     var cursorLow: UInt64 = 0
     /// The cursor's leaf is the last one: no upper bound.
     var cursorIsLast = false
+    /// While set, edits leave the inner nodes' longest/oldest bounds (only the top-k queries read
+    /// them) stale, and `endDeferredBounds` recomputes them all: for a run of many updates to a
+    /// small tree, one pass over its regions costs less than refreshing a path per update.
+    var boundsDeferred = false
 
     init() {
         root = _Leaf.allocate().raw

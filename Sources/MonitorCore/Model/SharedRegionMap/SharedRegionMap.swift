@@ -99,6 +99,22 @@ public struct SharedRegionMap: Sendable {
     /// batch): no copy of the map may be taken between this and those updates.
     mutating func prepareForUpdates() { makeUnique() }
 
+    /// After `prepareForUpdates`, before a run of `updates` updates: defers the top-k bounds
+    /// (`_RegionTree.boundsDeferred`) when one pass over the regions at the end costs less than
+    /// refreshing them after each update (about a tenth of an update's path refresh a region).
+    /// Then `endDeferredBounds` must come before any query or copy of the map. True when deferred.
+    mutating func deferBounds(forUpdates updates: Int) -> Bool {
+        guard tree.count / Self.regionsPerDeferredUpdate < updates else { return false }
+        tree.boundsDeferred = true
+        return true
+    }
+
+    /// Regions one deferred update pays for in the final pass.
+    static let regionsPerDeferredUpdate = 8
+
+    /// Ends `deferBounds`: recomputes every bound. O(n).
+    mutating func endDeferredBounds() { tree.endDeferredBounds() }
+
     /// Marks `range` shared, merging it with every region it overlaps or touches.
     ///
     /// - Returns: the pages that were private before and are shared now (measured before any
