@@ -63,8 +63,8 @@ extension TraceLineParser {
         let n = l.count
         let p = l.base
         guard !isReadingRecording, n > 0, p[0] != TraceASCII.hash, p[0] != TraceASCII.newline,
-              let open = Self.firstBracket(l), p[open &- 1] == TraceASCII.space else { return nil }
-        guard var i = Self.timestampStart(l, open: open) else { return nil }
+              let (open, timestampStart, knownPrefix) = fastPrefix(l) else { return nil }
+        var i = timestampStart
         // sec.frac: two runs of digits, eight at a time. The seconds with their dot are mostly
         // the last line's: one masked compare then.
         guard i &+ 8 <= l.readable else { return nil }
@@ -137,10 +137,22 @@ extension TraceLineParser {
         if ids {
             guard let (pid, vcpu) = Self.pidAndVcpu(l, anchorOpen: open) else { return nil }
             fast.pid = pid; fast.vcpu = vcpu
-        } else {
+        } else if !knownPrefix {
             guard Self.hasPid(l, anchorOpen: open) else { return nil }
         }
+        // The prefix's facts (bracket, timestamp start, a pid) hold whatever follows it.
+        if !knownPrefix { fastPrefixes.keep(l, open: open, timestampStart: timestampStart) }
         return (fast, end)
+    }
+
+    /// The line's first `[` and timestamp start: from a kept prefix the line starts with
+    /// (`known`: its pid check passed too), else read column by column.
+    @inline(__always)
+    func fastPrefix(_ l: TraceLineBytes) -> (open: Int, timestampStart: Int, known: Bool)? {
+        if let (open, start) = fastPrefixes.match(l) { return (open, start, true) }
+        guard let open = Self.firstBracket(l), l.base[open &- 1] == TraceASCII.space,
+              let start = Self.timestampStart(l, open: open) else { return nil }
+        return (open, start, false)
     }
 
     /// Past the ` [NNN] ` cpu column right at the first `[` (else the per-event path searches

@@ -57,6 +57,8 @@ public struct TraceLineParser: Sendable {
     /// The fast path's last whole seconds with their dot (`9051.`): lines within the same second
     /// compare one masked word instead of reading the digits.
     var fastSeconds = FastSeconds.zero
+    /// The line prefixes the fast path has read (see `FastLinePrefixes`).
+    var fastPrefixes = FastLinePrefixes()
 
     public init(standInEvent: TraceEventName? = nil) { self.standInEvent = standInEvent }
 
