@@ -103,7 +103,7 @@ extension _RegionTree {
         // Only a shrinking leaf can underflow: one created small at an edge fills by growing.
         let n = leaf.count
         if n > _Leaf.capacity { rebalance(overflowAt: written, leafCount: n) }
-        else if countDelta < 0 && n < _Leaf.refill && height > 0 { rebalance(overflowAt: 0..<0, leafCount: n) }
+        else if countDelta < 0 && n < refill(0) && height > 0 { rebalance(overflowAt: 0..<0, leafCount: n) }
     }
 
     /// The longest/oldest part of `finish`: refreshes the bounds along the recorded path, from

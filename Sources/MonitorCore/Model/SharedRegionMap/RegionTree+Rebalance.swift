@@ -2,7 +2,14 @@
 
 extension _RegionTree {
     static func capacity(_ level: Int) -> Int { level == 0 ? _Leaf.capacity : _Inner.capacity }
-    static func refill(_ level: Int) -> Int { level == 0 ? _Leaf.refill : _Inner.refill }
+    /// The fill below which a deletion rebalances a node: 2/3 (memory per region) except for
+    /// the leaves of a small tree, where it is the minimum: a small map's bytes do not matter,
+    /// and with few leaves near 2/3 full most deletions would otherwise move half a leaf.
+    func refill(_ level: Int) -> Int {
+        level == 0 ? (leafNodes < Self.compactLeafCount ? _Leaf.minimum : _Leaf.refill) : _Inner.refill
+    }
+    /// From this many leaves (about 2,700 regions) leaves are kept 2/3 full.
+    static let compactLeafCount = 64
     static func minimum(_ level: Int) -> Int { level == 0 ? _Leaf.minimum : _Inner.minimum }
     /// A sibling takes part of an overflowing node only if it has this much room, so that each
     /// O(capacity) spill buys several cheap inserts.
@@ -50,7 +57,7 @@ extension _RegionTree {
                 redistribute(parent, childLevel: level, first: c, count: 1, into: 2, firstCount: edge == .last ? cap : n - cap)
             } else if n > cap {
                 splitOrSpill(parent, child: c, level: level)
-            } else if !grew && n < Self.refill(level) {
+            } else if !grew && n < refill(level) {
                 refillOrMerge(parent, child: c, count: n, level: level)
             }
             guard parent.count != parentCount else { break }
@@ -90,7 +97,7 @@ extension _RegionTree {
         // `minimum` or sit at an edge (a lone pair then merges or shares), so every result
         // holds at least `minimum` too.
         let pc = parent.count
-        let refill = Self.refill(level)
+        let refill = refill(level)
         let left = c > 0 ? Self.count(parent.children[c - 1], level) : -1
         let right = c + 1 < pc ? Self.count(parent.children[c + 1], level) : -1
         let sibling = left >= right ? c - 1 : c + 1
