@@ -42,8 +42,8 @@ trap 'exit 130' INT TERM HUP
 
 cd "$ROOT"
 LOCK=(); command -v flock >/dev/null && LOCK=(flock /tmp/encmon-build.lock)
-"${LOCK[@]}" swift build -c release --product encmon >"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log"; exit 1; }
-ENCMON="$(swift build -c release --show-bin-path)/encmon"
+"${LOCK[@]}" swift build -c release --static-swift-stdlib --product encmon >"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log"; exit 1; }
+ENCMON="$(swift build -c release --static-swift-stdlib --show-bin-path)/encmon"
 gcc -O1 -o "$WORK/hostile-flipper" scripts/helpers/hostile-flipper.c
 define_standin_event "$WORK/hostile-flipper" f
 

@@ -15,9 +15,9 @@ work=${1:-${TMPDIR:-/tmp}/encmon-memory}
 mkdir -p "$work"
 [ -x /usr/bin/time ] || { echo "memory.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 69; }
 
-swift build -c release --product encmon >&2
+swift build -c release --static-swift-stdlib --product encmon >&2
 swift build -c release --product make-trace >&2
-bin=$(swift build -c release --show-bin-path)
+bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 
 make_once() {  # FILE ARGS...: generate unless present
     local f=$1; shift
