@@ -103,14 +103,21 @@ struct FastConversionTests {
         }
     }
 
-    @Test(arguments: [(UInt64(1), 4096), (2, 300), (3, 1 << 20)])
-    func fastPathReadsWhatThePerEventPathReads(seed: UInt64, chunkSize: Int) throws {
-        let bytes = Self.trace(seed: seed, lines: 20_000)
-        let (reference, r0) = try Self.events(bytes, chunkSize: chunkSize, reference: true)
-        let (fast, r1) = try Self.events(bytes, chunkSize: chunkSize, reference: false)
+    /// Reads `bytes` through the fast path and the per-event paths and expects the same events,
+    /// counters and malformed samples; returns the reference events and reader.
+    static func expectFastPathMatchesReference(_ bytes: [UInt8], chunkSize: Int) throws -> ([MonitorEvent], TraceReader) {
+        let (reference, r0) = try events(bytes, chunkSize: chunkSize, reference: true)
+        let (fast, r1) = try events(bytes, chunkSize: chunkSize, reference: false)
         #expect(fast == reference)
         #expect(r1.counters == r0.counters)
         #expect(r1.malformedSamples == r0.malformedSamples)
+        return (reference, r0)
+    }
+
+    @Test(arguments: [(UInt64(1), 4096), (2, 300), (3, 1 << 20)])
+    func fastPathReadsWhatThePerEventPathReads(seed: UInt64, chunkSize: Int) throws {
+        let bytes = Self.trace(seed: seed, lines: 20_000)
+        let (reference, r0) = try Self.expectFastPathMatchesReference(bytes, chunkSize: chunkSize)
         #expect(r0.counters.malformed > 0 && r0.counters.skipped > 0, "the trace exercises the slow paths")
         let conversions = reference.filter { if case .conversion = $0 { true } else { false } }.count
         #expect(conversions > reference.count / 2, "most lines take the fast path")
