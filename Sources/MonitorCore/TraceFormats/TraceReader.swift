@@ -320,14 +320,16 @@ struct TraceReaderCore {
     mutating func takeFastLines<Sink: TraceLineSink>(into sink: inout Sink) -> Bool {
         let maxLength = lineLimit
         let readableEnd = capacity &+ Self.wordSlack
+        // Lines taken, added to the counters once at the end (a line is one event here).
+        var taken: UInt64 = 0
+        defer { counters.lines &+= taken; counters.events &+= taken }
         while start < end {
             let line = TraceLineBytes(base: buffer + start, count: end &- start, readable: readableEnd &- start)
             guard let (fast, _, next) = parser.fastConversionAhead(line, ids: Sink.needsIDs, maxLength: maxLength) else {
                 return false
             }
             start &+= next
-            counters.lines &+= 1
-            counters.events &+= 1
+            taken &+= 1
             if sink.take(fast) { return true }
         }
         return false
