@@ -99,33 +99,7 @@ extension TraceLineParser {
         // a0, a guest physical address: up to 16 digits (13 below 2^52).
         guard i &+ 7 <= n, i &+ 22 <= l.readable, l.word(at: i) & 0xffff_ffff_ffff == 0x7830_2030_6120,
               let (gpa, e0) = l.hex16(at: i &+ 6) else { return nil }
-        // a1...a3 with one or two hex digits each (page count and attributes below 256): a word
-        // per field, written out here (a call costs as much as a field). What follows a field
-        // is checked by the next key's space or, after a3, by `mayEnd`: a third digit fails
-        // there. Any other tail goes to `fieldTail` (same values where both answer).
-        var count: UInt64 = 0, attributes: UInt64 = 0, end = e0
-        var key: UInt64 = 0x7830_2031_6120  // " a1 0x"
-        var small = e0 &+ 24 <= l.readable
-        var k = 0
-        while small && k < 3 {
-            let w = l.word(at: end)
-            guard end &+ 7 <= n, w & 0xffff_ffff_ffff == key,
-                  let d0 = Self.hexDigit(UInt8(truncatingIfNeeded: w &>> 48)) else { small = false; break }
-            var v = d0
-            end &+= 7
-            if end < n, let d1 = Self.hexDigit(UInt8(truncatingIfNeeded: w &>> 56)) { v = v &<< 4 | d1; end &+= 1 }
-            if k == 0 { count = v } else if k == 1 { attributes = v }
-            key &+= 0x1_0000
-            k &+= 1
-        }
-        if small {
-            end = Self.pastBlanks(l, from: end)
-            small = Self.mayEnd(l, at: end)
-        }
-        if !small {
-            guard let (c, a, e) = Self.fieldTail(l, at: e0) else { return nil }
-            count = c; attributes = a; end = e
-        }
+        guard let (count, attributes, end) = Self.smallFields(l, from: e0) else { return nil }
         // As KVM validates (MapGPARangeRequest.event): rejections take the per-event path.
         let first = gpa >> GuestPage.shift
         guard gpa & (GuestPage.size - 1) == 0, count != 0, count <= UInt64.max - first else { return nil }
@@ -143,6 +117,36 @@ extension TraceLineParser {
         // The prefix's facts (bracket, timestamp start, a pid) hold whatever follows it.
         if !knownPrefix { fastPrefixes.keep(l, open: open, timestampStart: timestampStart) }
         return (fast, end)
+    }
+
+    /// ` a1 0x<hex> a2 0x<hex> a3 0x<hex>` from `e0` and the blanks up to where the line may
+    /// end: count, attributes, end. One or two hex digits each (page count and attributes below
+    /// 256) are read a word a field, written out here (a call costs as much as a field); what
+    /// follows a field is checked by the next key's space or, after a3, by `mayEnd`, where a
+    /// third digit fails. Any other tail goes to `fieldTail` (same values where both answer).
+    @inline(__always)
+    static func smallFields(_ l: TraceLineBytes, from e0: Int) -> (count: UInt64, attributes: UInt64, end: Int)? {
+        let n = l.count
+        var count: UInt64 = 0, attributes: UInt64 = 0, end = e0
+        var key: UInt64 = 0x7830_2031_6120  // " a1 0x"
+        var small = e0 &+ 24 <= l.readable
+        var k = 0
+        while small && k < 3 {
+            let w = l.word(at: end)
+            guard end &+ 7 <= n, w & 0xffff_ffff_ffff == key,
+                  let d0 = hexDigit(UInt8(truncatingIfNeeded: w &>> 48)) else { small = false; break }
+            var v = d0
+            end &+= 7
+            if end < n, let d1 = hexDigit(UInt8(truncatingIfNeeded: w &>> 56)) { v = v &<< 4 | d1; end &+= 1 }
+            if k == 0 { count = v } else if k == 1 { attributes = v }
+            key &+= 0x1_0000
+            k &+= 1
+        }
+        if small {
+            end = pastBlanks(l, from: end)
+            if mayEnd(l, at: end) { return (count, attributes, end) }
+        }
+        return fieldTail(l, at: e0)
     }
 
     /// The line's first `[` and timestamp start: from a kept prefix the line starts with
