@@ -16,7 +16,7 @@ mkdir -p "$work"
 [ -x /usr/bin/time ] || { echo "memory.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 69; }
 
 swift build -c release --static-swift-stdlib --product encmon >&2
-swift build -c release --product make-trace >&2
+swift build -c release --static-swift-stdlib --product make-trace >&2
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
 
 make_once() {  # FILE ARGS...: generate unless present
