@@ -10,14 +10,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/Fuzz/Seeds/FuzzTraceDat}
 . "$ROOT/scripts/lib/uprobe-standin.sh"
 require_tracefs
-WORK=$(mktemp -d /tmp/encmon-datseed.XXXXXX)
-INSTANCE="encmon-seed-$$" GROUP="encmon_seed" EVENT="hc_$$"
-cleanup() {
-  remove_standin_instance
-  remove_standin_event
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+standin_session encmon-datseed "encmon-seed-$$" encmon_seed
 cat > "$WORK/guest.c" <<'C'
 #include <stdint.h>
 __attribute__((noinline)) void f(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {

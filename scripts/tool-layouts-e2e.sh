@@ -11,16 +11,7 @@ BIN=${1:?usage: tool-layouts-e2e.sh ENCMON_BINARY}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 . "$(dirname "$0")/lib/uprobe-standin.sh"
 require_tracefs
-WORK=$(mktemp -d /tmp/encmon-layouts.XXXXXX)
-INSTANCE="encmon-layouts-$$"
-GROUP="encmon_layouts"
-EVENT="hc_$$"
-cleanup() {
-  remove_standin_instance
-  remove_standin_event
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+standin_session encmon-layouts "encmon-layouts-$$" encmon_layouts
 
 # The program whose output the fixtures Tests/MonitorCoreTests/Fixtures/standin-* hold.
 gcc -O1 -pthread -o "$WORK/guest" "$(dirname "$0")/../Tests/MonitorCoreTests/Fixtures/standin-guest.c"
@@ -90,7 +81,7 @@ else
   skip "perf not installed or perf record failed"
 fi
 
-cleanup
+standin_cleanup
 trap - EXIT
 check "tracefs instance removed" test ! -e "$TRACEFS/instances/$INSTANCE"
 check "uprobe event removed" bash -c "! grep -q '$GROUP/$EVENT' '$TRACEFS/uprobe_events'"

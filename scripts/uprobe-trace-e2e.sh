@@ -9,16 +9,7 @@ BIN=${1:?usage: uprobe-trace-e2e.sh ENCMON_BINARY}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 . "$(dirname "$0")/lib/uprobe-standin.sh"
 require_tracefs
-WORK=$(mktemp -d /tmp/encmon-uprobe.XXXXXX)
-INSTANCE="encmon-e2e-$$"
-GROUP="encmon_e2e"
-EVENT="hc_$$"
-cleanup() {
-  remove_standin_instance
-  remove_standin_event
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+standin_session encmon-uprobe "encmon-e2e-$$" encmon_e2e
 
 cat > "$WORK/guest.c" <<'C'
 #include <stdint.h>
@@ -59,7 +50,7 @@ check "other hypercall counted" test "$(field 'd["otherHypercalls"]')" = 1
 check "shared pages 517" test "$(field 'd["sharedPages"]')" = 517
 check "regions coalesced and split" test "$(field 'd["regions"]')" = "[{'gpa': '0x1f018000', 'pages': 1}, {'gpa': '0x1f01a000', 'pages': 4}, {'gpa': '0x80000000', 'pages': 512}]"
 check "nothing malformed" test "$(field 'd["malformed"]')" = 0
-cleanup
+standin_cleanup
 trap - EXIT
 check "tracefs instance removed" test ! -e "$TRACEFS/instances/$INSTANCE"
 check "uprobe event removed" bash -c "! grep -q '$GROUP/$EVENT' '$TRACEFS/uprobe_events'"

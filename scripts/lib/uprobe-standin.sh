@@ -41,3 +41,17 @@ remove_standin_instance() {
   { echo 0 > "$TRACEFS/instances/$INSTANCE/events/$GROUP/$EVENT/enable"; } 2>/dev/null || true
   rmdir "$TRACEFS/instances/$INSTANCE" 2>/dev/null || true
 }
+
+# standin_session WORK_PREFIX INSTANCE GROUP: a work directory /tmp/WORK_PREFIX.XXXXXX, the names
+# of the script's own instance and uprobe group (its event is hc_<pid>), and a trap that removes
+# all three on any exit (`standin_cleanup`, which a script may also call itself before it ends).
+standin_session() {
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  INSTANCE=$2 GROUP=$3 EVENT="hc_$$"
+  trap standin_cleanup EXIT
+}
+standin_cleanup() {
+  remove_standin_instance
+  remove_standin_event
+  rm -rf "$WORK"
+}
