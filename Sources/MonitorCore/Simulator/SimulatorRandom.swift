@@ -8,15 +8,12 @@ struct SimulatorRandom: RandomNumberGenerator, Sendable {
         s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
     }
 
-    @inline(__always)
-    private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
-
     mutating func next() -> UInt64 {
-        let result = Self.rotl(s1 &* 5, 7) &* 9
+        let result = (s1 &* 5).rotated(by: 7) &* 9
         let t = s1 << 17
         s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
         s2 ^= t
-        s3 = Self.rotl(s3, 45)
+        s3 = s3.rotated(by: 45)
         return result
     }
 

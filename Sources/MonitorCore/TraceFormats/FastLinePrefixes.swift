@@ -4,24 +4,23 @@
 /// byte, has that prefix's `[` and timestamp start and passes its pid check: the fast path then
 /// reads only the time and the fields (issue 14: about a fifth of the parsing thread).
 ///
-/// The compare is exact and the table only ever holds prefixes of lines the full path took, so a
-/// hit gives what the full path would; a miss costs the hash and one compare. A value type: a
-/// copy of the parser keeps its own table.
+/// The compare is exact, and the table only holds prefixes whose `[`, timestamp start and pid the
+/// full path has read (facts of the prefix bytes alone), so a hit gives what the full path would;
+/// a miss costs the hash and one compare. A value type: a copy of the parser keeps its own table.
 struct FastLinePrefixes: Sendable {
     static let slotBits = 6
     static let slots = 1 << slotBits
     /// Prefixes up to this many words (56 bytes).
     static let prefixWords = 7
-    /// Words a slot: the prefix, the compare mask of each of its words, then the metadata
-    /// (length, `[` index).
+    /// Words a slot: the prefix, the compare mask of each of its words, the metadata (length, `[`
+    /// index), and one unused word that makes a slot 128 bytes.
     static let slotWords = 2 * prefixWords + 2
     static let maxLength = 8 * prefixWords
-    /// The bytes hashed: every line the table serves has them.
-    static let hashedBytes = 24
 
     private var table = [UInt64](repeating: 0, count: slots * slotWords)
 
-    /// The first slot word of the line's slot; the caller checked `hashedBytes` readable bytes.
+    /// The first slot word of the line's slot, by its first 24 bytes; the caller checked that
+    /// `maxLength` bytes are readable.
     @inline(__always)
     private static func slot(_ l: TraceLineBytes) -> Int {
         // Prefixes differ mostly in the pid's last digits, the high bytes of a word: fold them
@@ -69,7 +68,7 @@ struct FastLinePrefixes: Sendable {
 }
 
 extension UInt64 {
-    /// Rotated left by `k` (0 < k < 64).
+    /// Rotated left by `k` (0 < k < 64). Also the simulator's xoshiro256**.
     @inline(__always)
     func rotated(by k: UInt64) -> UInt64 { self &<< k | self &>> (64 &- k) }
 }
