@@ -12,6 +12,9 @@ enum Metric {
     static let bitmapRatio = BenchmarkMetric.custom("time vs bitmap (x100)", polarity: .prefersSmaller, useScalingFactor: false)
     static let bytesPerRegion = BenchmarkMetric.custom("bytes/region", polarity: .prefersSmaller, useScalingFactor: false)
     static let bitmapBytesPerRegion = BenchmarkMetric.custom("bitmap bytes/region", polarity: .prefersSmaller, useScalingFactor: false)
+    /// What `LineChase` over a buffer of the map's size allows: one dependent line load per flip
+    /// pair (the flip back finds the leaf cached).
+    static let floorUpdatesPerSecond = BenchmarkMetric.custom("memory floor kupdates/s", polarity: .prefersLarger, useScalingFactor: false)
     static let microseconds = BenchmarkMetric.custom("query us", polarity: .prefersSmaller, useScalingFactor: false)
     static let bitmapMicroseconds = BenchmarkMetric.custom("bitmap query us", polarity: .prefersSmaller, useScalingFactor: false)
 }
@@ -20,6 +23,7 @@ let updateMetrics: [BenchmarkMetric] = [
     .wallClock, .mallocCountTotal, Metric.updatesPerSecond, Metric.bitmapUpdatesPerSecond, Metric.bitmapRatio,
     Metric.bytesPerRegion, Metric.bitmapBytesPerRegion,
 ]
+let flipMetrics = updateMetrics + [Metric.floorUpdatesPerSecond]
 let queryMetrics: [BenchmarkMetric] = [
     .wallClock, .mallocCountTotal, Metric.microseconds, Metric.bitmapMicroseconds, Metric.bitmapRatio,
     Metric.bytesPerRegion, Metric.bitmapBytesPerRegion,
@@ -31,6 +35,8 @@ final class Fixture {
     var map: SharedRegionMap
     var bitmap: PlainBitmap
     var rng = SplitMix64(seed: 42)
+    /// A `LineChase` as large as the map, made on first use.
+    lazy var chase = LineChase(bytes: map.allocatedBytes, seed: 7)
 
     /// `randomOrder`: the same regions, added in a shuffled order (a busy host's map) instead of by
     /// address; the tree's leaves end up filled differently.
@@ -85,7 +91,8 @@ let benchmarks: @Sendable () -> Void = {
         // Random single-page flips: each page flips and flips back (2 updates), so the map keeps
         // its shape across iterations. A page splits, shrinks, creates or merges regions.
         var flips: Fixture?
-        Benchmark("RegionMap n=\(n): random single-page flips") { b in
+        Benchmark("RegionMap n=\(n): random single-page flips", configuration: .init(metrics: flipMetrics, timeUnits: .milliseconds, warmupIterations: 1,
+                                                                                              maxDuration: .seconds(3), maxIterations: 10)) { b in
             let f = flips ?? Fixture(regions: n)
             flips = f
             let pages = f.pages(opsPerIteration / 2)
@@ -94,6 +101,10 @@ let benchmarks: @Sendable () -> Void = {
                     if f.bitmap.isSet(p) { f.bitmap.clear(p); f.bitmap.set(p) } else { f.bitmap.set(p); f.bitmap.clear(p) }
                 }
             }.1
+            let chase = f.chase
+            let (end, floorSeconds) = timed { chase.run(steps: pages.count) }
+            blackHole(end)
+            b.measurement(Metric.floorUpdatesPerSecond, Int(Double(pages.count * 2) / floorSeconds / 1e3))
             b.startMeasurement()
             let seconds = timed {
                 for p in pages {
