@@ -89,3 +89,13 @@ public struct TraceEventBatch: Sendable {
         return out
     }
 }
+
+extension MonitorEvent {
+    /// The event as a batch gives it back (`TraceEventBatch.events`): a conversion without its
+    /// pid and vCPU (both -1), anything else unchanged.
+    public var batched: MonitorEvent {
+        guard case .conversion(var c) = self else { return self }
+        c.pid = -1; c.vcpu = -1
+        return .conversion(c)
+    }
+}

@@ -95,13 +95,7 @@ struct FastConversionTests {
     }
 
     /// Conversions without pid and vCPU, as a batch carries them.
-    static func withoutIDs(_ events: [MonitorEvent]) -> [MonitorEvent] {
-        events.map { e in
-            guard case .conversion(var c) = e else { return e }
-            c.pid = -1; c.vcpu = -1
-            return .conversion(c)
-        }
-    }
+    static func withoutIDs(_ events: [MonitorEvent]) -> [MonitorEvent] { events.map(\.batched) }
 
     /// Reads `bytes` through the fast path and the per-event paths and expects the same events,
     /// counters and malformed samples; returns the reference events and reader.
