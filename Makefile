@@ -38,9 +38,11 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-# Then the hostile-guest load on the live path (root; HOSTILE_SECONDS a phase, 0 skips it).
+# Then issue 14's replay against `wc -l` (REPLAY_ROUNDS, 0 skips it) and the hostile-guest load on
+# the live path (root; HOSTILE_SECONDS a phase, 0 skips it).
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark $(ARGS)
+	[ "$(or $(REPLAY_ROUNDS),21)" = 0 ] || Benchmarks/scripts/replay-vs-wc.sh $(or $(REPLAY_ROUNDS),21)
 	Benchmarks/scripts/hostile-guest.sh $(or $(HOSTILE_SECONDS),120)
 
 # libFuzzer + ASan targets of Fuzz/, FUZZ_SECONDS each (default 60); crashes in Fuzz/crashes/.

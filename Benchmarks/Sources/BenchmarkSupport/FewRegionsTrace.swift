@@ -47,8 +47,8 @@ public enum FewRegionsTrace {
         return true
     }
 
-    /// Writes the lines to `fd` and returns their byte count.
-    private static func generate(to fd: Int32, lines: Int) -> Int {
+    /// Writes the lines to `fd` and returns their byte count (the same lines for the same count).
+    public static func generate(to fd: Int32, lines: Int) -> Int {
         var rng = SplitMix64(seed: 14)
         var pages = [UInt64](), shared = [Bool](repeating: false, count: buffers)
         for _ in 0..<buffers { pages.append([1, 1, 2, 4, 8, 16][Int(rng.next() % 6)]) }

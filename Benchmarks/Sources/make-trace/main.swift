@@ -1,5 +1,6 @@
 // make-trace: writes the benchmark trace (BenchmarkSupport.TraceGenerator) to a file.
-//   make-trace FILE --bytes N | --lines N | --alternating REGIONS [--seed S]
+//   make-trace FILE --bytes N | --lines N | --alternating REGIONS | --few-regions LINES [--seed S]
+// (--few-regions: issue 14's shape, BenchmarkSupport.FewRegionsTrace; --seed does not apply)
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,13 +13,14 @@ func fail(_ message: String, _ code: Int32) -> Never {
 
 let args = CommandLine.arguments
 func usage() -> Never {
-    fail("usage: make-trace FILE (--bytes N | --lines N | --alternating REGIONS) [--seed S]\n", 64)
+    fail("usage: make-trace FILE (--bytes N | --lines N | --alternating REGIONS | --few-regions LINES) [--seed S]\n", 64)
 }
 guard args.count >= 4 else { usage() }
 let path = args[1]
 var lines = Int.max, bytes = Int.max
 var seed = TraceGenerator.defaultSeed
 var alternating: Int?
+var fewRegions: Int?
 var i = 2
 while i + 1 < args.count {
     guard let v = UInt64(args[i + 1]) else { usage() }
@@ -27,12 +29,19 @@ while i + 1 < args.count {
     case "--lines": lines = Int(v)
     case "--seed": seed = v
     case "--alternating": alternating = Int(v)
+    case "--few-regions": fewRegions = Int(v)
     default: usage()
     }
     i += 2
 }
 let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
 guard fd >= 0 else { fail("make-trace: cannot create \(path): errno \(errno)\n", 73) }
+if let fewRegions {
+    let written = FewRegionsTrace.generate(to: fd, lines: fewRegions)
+    close(fd)
+    print("\(path): \(fewRegions) lines, \(written) bytes")
+    exit(0)
+}
 var gen = TraceGenerator(seed: seed)
 if let alternating {
     gen.writeAlternating(to: fd, regions: alternating)
