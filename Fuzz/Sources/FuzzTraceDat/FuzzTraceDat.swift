@@ -5,19 +5,18 @@ import SystemLibc
 
 /// A hostile trace.dat: libtracecmd reads files, not memory, so each input is written to one
 /// file of this process (rewritten, never left behind) and replayed as `encmon replay FILE` does:
-/// `TraceDatReplaySource` (libtracecmd open, every buffer, the live path's event decoder), then
-/// the model, the JSON summary and a frame. libtracecmd is not instrumented: the fuzzer's
+/// `TraceDatFile.readEvents` (libtracecmd open, every buffer, the live path's event decoder: what
+/// replay's decoder child runs), then the model, the JSON summary and a frame. libtracecmd is not instrumented: the fuzzer's
 /// guidance comes from the Swift side, but a crash, a double free or a hang inside the C library
 /// is caught (ASan intercepts malloc/free; libFuzzer the signals and the timeout).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTraceDat(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard InputFile.write(data, size) else { return 0 }
-    guard let source = try? TraceDatReplaySource(path: InputFile.path) else { return 0 }
     var events: [MonitorEvent] = []
-    while (try? source.poll(until: nil, limit: 4096, into: &events)) == true {}
-    let s = source.status
-    FuzzPipeline.exercise(events, status: FuzzPipeline.status(lines: s.lines, skipped: s.skippedLines,
-                                                              malformed: s.malformedLines, lost: source.summary.lostEvents))
+    guard let summary = try? TraceDatFile.readEvents(path: InputFile.path, emit: { events.append($0) }) else { return 0 }
+    let decoded = UInt64(events.count { if case .lostEvents = $0 { false } else { true } })
+    FuzzPipeline.exercise(events, status: FuzzPipeline.status(lines: summary.records, skipped: summary.skippedRecords(decoded: decoded),
+                                                              malformed: summary.malformed, lost: summary.lostEvents))
     return 0
 }
 

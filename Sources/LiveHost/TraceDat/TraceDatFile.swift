@@ -30,6 +30,13 @@ public struct TraceDatSummary: Sendable, Equatable {
     public var decodedEvents: [String] = []
 
     public init() {}
+
+    /// Records that were neither one of the `decoded` events (lost-event markers not counted)
+    /// nor malformed: other events, other GHCB requests.
+    public func skippedRecords(decoded: UInt64) -> UInt64 {
+        let used = decoded &+ malformed
+        return records > used ? records - used : 0
+    }
 }
 
 /// trace-cmd's `trace.dat` (any version libtracecmd reads), decoded with the live path's

@@ -121,31 +121,33 @@ extension EncmonCommand {
         /// trace-cmd's binary trace.dat, recognised by its magic: read through libtracecmd with
         /// the live path's decoding, in a child process (`IsolatedTraceDat`).
         private func replayTraceDat(into monitor: inout Monitor, wholeFile: Bool) throws {
-            let source: TraceDatReplaySource
-            do { source = try IsolatedTraceDat.read(path: file) } catch {
+            do {
+                let source = try IsolatedTraceDat.open(path: file)
+                // The first event, or the end: a file without any event the replay knows is refused.
+                if try source.peekNextTime() == nil, let summary = source.summary {
+                    throw CommandFailure(
+                        message: "\(file): trace.dat with \(summary.records) records in buffers \(summary.buffers.map { $0.isEmpty ? "(top level)" : $0 }.joined(separator: ", ")), "
+                            + "none of kvm:kvm_hypercall, kvm:kvm_vmgexit_msr_protocol_enter or a probe with fields nr, a0, a1, a2",
+                        exitCode: 65)
+                }
+                if wholeFile {
+                    var events: [MonitorEvent] = []
+                    var more = true
+                    while more {
+                        events.removeAll(keepingCapacity: true)
+                        more = try source.poll(until: nil, limit: 1 << 16, into: &events)
+                        monitor.apply(events)
+                    }
+                    printSummary(monitor.snapshot(), source: source.status, json: json)
+                    return
+                }
+                var options = display.sessionOptions
+                options.speed = try SpeedArgument.parse(speed)
+                let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
+                try outcome.exitIfSignalled()
+            } catch let error as IsolatedTraceDat.Failure {
                 throw CommandFailure(message: "\(error)", exitCode: error.exitCode)
             }
-            guard source.eventCount > 0 else {
-                throw CommandFailure(
-                    message: "\(file): trace.dat with \(source.summary.records) records in buffers \(source.summary.buffers.map { $0.isEmpty ? "(top level)" : $0 }.joined(separator: ", ")), "
-                        + "none of kvm:kvm_hypercall, kvm:kvm_vmgexit_msr_protocol_enter or a probe with fields nr, a0, a1, a2",
-                    exitCode: 65)
-            }
-            if wholeFile {
-                var events: [MonitorEvent] = []
-                var more = true
-                while more {
-                    events.removeAll(keepingCapacity: true)
-                    more = try source.poll(until: nil, limit: 1 << 16, into: &events)
-                    monitor.apply(events)
-                }
-                printSummary(monitor.snapshot(), source: source.status, json: json)
-                return
-            }
-            var options = display.sessionOptions
-            options.speed = try SpeedArgument.parse(speed)
-            let outcome = try runMonitorSession(source: source, monitor: &monitor, options: options)
-            try outcome.exitIfSignalled()
         }
 
         /// Batch fast path: parsing on a second core, the model on this one, with a progress line

@@ -7,21 +7,23 @@ import SystemLibc
 /// is C and reads hostile files with no checks of its own; fuzzing found files that crash it
 /// (a NULL dereference in `tracecmd_buffer_instance_handle`, FUZZING.md). A crash then ends the
 /// child, and `encmon replay` reports one line and exit 65 instead of dying with SIGSEGV.
-/// The child writes the events as encmon recording records, then one `#summary` comment.
+/// The child writes the events as encmon recording records, then one `#summary` comment; the
+/// parent reads them as they come (`TraceDatStreamSource`).
 enum IsolatedTraceDat {
     enum Failure: Error, CustomStringConvertible {
         /// The child said why (libtracecmd refused the file; exit 65, or 66 when it cannot open it).
         case refused(message: String, exitCode: Int32)
-        /// libtracecmd crashed or hung on the file.
-        case crashed(path: String, signal: Int32)
+        /// libtracecmd crashed or hung on the file, after `eventsBefore` events were handed out.
+        case crashed(path: String, signal: Int32, eventsBefore: Int)
         /// The child could not run or spoke nonsense.
         case childFailed(path: String, reason: String)
 
         var description: String {
             switch self {
             case .refused(let m, _): m
-            case .crashed(let p, let s):
-                "\(p): libtracecmd crashed reading this trace.dat (signal \(s), \(signalName(s))); the file is damaged or hostile, nothing was replayed"
+            case .crashed(let p, let s, let before):
+                "\(p): libtracecmd crashed reading this trace.dat (signal \(s), \(signalName(s))); the file is damaged or hostile, "
+                    + (before == 0 ? "nothing was replayed" : "only its first \(before) events were replayed")
             case .childFailed(let p, let r): "\(p): cannot decode the trace.dat: \(r)"
             }
         }
@@ -35,27 +37,10 @@ enum IsolatedTraceDat {
         }
     }
 
-    /// Reads `path` in a child process and returns what it decoded.
-    static func read(path: String) throws(Failure) -> TraceDatReplaySource {
+    /// Starts decoding `path` in a child process; the source reads the events as they come.
+    static func open(path: String) throws(Failure) -> TraceDatStreamSource {
         guard let selfPath = ownExecutable() else { throw .childFailed(path: path, reason: "cannot find the encmon executable (/proc/self/exe)") }
-        let child: ChildOutput
-        do { child = try ChildOutput.run(selfPath, ["decode-trace-dat", path]) } catch { throw .childFailed(path: path, reason: error.reason) }
-        if child.signal != 0 { throw .crashed(path: path, signal: child.signal) }
-        guard child.status == 0 else {
-            var message = child.stderr.split(separator: "\n").last.map(String.init) ?? "\(path): not a readable trace.dat"
-            if message.hasPrefix("encmon: ") { message.removeFirst("encmon: ".count) }
-            throw .refused(message: message, exitCode: child.status == 66 ? 66 : 65)
-        }
-        var events: [MonitorEvent] = []
-        var summary: TraceDatSummary?
-        for line in child.stdout.split(separator: "\n") {
-            if line.hasPrefix(summaryPrefix) { summary = decodeSummary(line.dropFirst(summaryPrefix.count)); continue }
-            do { events.append(try RecordingFormat.decode(String(line))) } catch {
-                throw .childFailed(path: path, reason: "bad record from the decoder child: \(error)")
-            }
-        }
-        guard let summary else { throw .childFailed(path: path, reason: "the decoder child ended without its summary") }
-        return TraceDatReplaySource(name: path, events: events, summary: summary)
+        return try TraceDatStreamSource(path: path, executable: selfPath)
     }
 
     static let summaryPrefix = "#summary "
@@ -131,17 +116,28 @@ extension EncmonCommand {
     }
 }
 
-/// A child run to its end with stdout and stderr read whole; signals unblocked in the child.
-struct ChildOutput {
+/// A child process with its stdout and stderr on pipes; signals unblocked in the child. Its stdout
+/// is read as it comes (`nextStdout`), its stderr kept whole, so a chatty stderr cannot block the
+/// child's stdout; `finish` reaps it.
+final class DecoderChild {
     struct SpawnError: Error { var reason: String }
-    var stdout: String
-    var stderr: String
-    /// Exit status when it exited, else 0.
-    var status: Int32
-    /// The signal that ended it, else 0.
-    var signal: Int32
+    /// How the child ended.
+    struct Ending {
+        var stderr: String
+        /// Exit status when it exited, else 0.
+        var status: Int32
+        /// The signal that ended it, else 0.
+        var signal: Int32
+    }
 
-    static func run(_ path: String, _ args: [String]) throws(SpawnError) -> ChildOutput {
+    private let pid: pid_t
+    private var fds: [pollfd]
+    private var open = 2
+    private var stderrBytes: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    private var reaped: Ending?
+
+    init(_ path: String, _ args: [String]) throws(SpawnError) {
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard pipe(&outPipe) == 0 else { throw SpawnError(reason: "pipe: \(String(cString: strerror(errno)))") }
         guard pipe(&errPipe) == 0 else {
@@ -166,14 +162,7 @@ struct ChildOutput {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([path] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        // No crash report from Swift's backtracer: the parent says what happened, in one line.
-        var environment: [UnsafeMutablePointer<CChar>?] = [strdup("SWIFT_BACKTRACE=enable=no")]
-        var e = environ
-        while let entry = e.pointee {
-            if !String(cString: entry).hasPrefix("SWIFT_BACKTRACE=") { environment.append(strdup(entry)) }
-            e += 1
-        }
-        environment.append(nil)
+        let environment = Self.environment()
         defer { environment.forEach { free($0) } }
         var pid = pid_t()
         let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environment)
@@ -182,25 +171,68 @@ struct ChildOutput {
             close(outPipe[0]); close(errPipe[0])
             throw SpawnError(reason: "cannot run \(path): \(String(cString: strerror(rc)))")
         }
-        // Two pipes read in turn with poll, so a chatty stderr cannot block the child's stdout.
-        var out: [UInt8] = [], err: [UInt8] = []
-        var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
-        var open = 2
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while open > 0 {
-            if poll(&fds, 2, -1) < 0 { if errno == EINTR { continue }; break }
+        self.pid = pid
+        fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+    }
+
+    /// This process's environment without Swift's backtracer: the parent says what happened, in one line.
+    private static func environment() -> [UnsafeMutablePointer<CChar>?] {
+        var environment: [UnsafeMutablePointer<CChar>?] = [strdup("SWIFT_BACKTRACE=enable=no")]
+        var e = environ
+        while let entry = e.pointee {
+            if !String(cString: entry).hasPrefix("SWIFT_BACKTRACE=") { environment.append(strdup(entry)) }
+            e += 1
+        }
+        environment.append(nil)
+        return environment
+    }
+
+    /// The next bytes the child writes to stdout (waiting for them), or nil once it has closed it.
+    /// Its stderr is read meanwhile.
+    func nextStdout() -> ArraySlice<UInt8>? {
+        while fds[0].fd >= 0 {
+            if poll(&fds, 2, -1) < 0 { if errno == EINTR { continue }; closeAll(); return nil }
             for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
                 let n = chunk.withUnsafeMutableBytes { Glibc.read(fds[i].fd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { close(fds[i].fd); fds[i].fd = -1; open -= 1; continue }
-                if i == 0 { out.append(contentsOf: chunk[..<n]) } else { err.append(contentsOf: chunk[..<n]) }
+                if i == 1 { stderrBytes.append(contentsOf: chunk[..<n]) } else { return chunk[..<n] }
             }
+        }
+        return nil
+    }
+
+    /// Reads the rest of stderr and reaps the child. Once; later calls return the same.
+    func finish() -> Ending {
+        if let reaped { return reaped }
+        while nextStdout() != nil {}
+        while fds[1].fd >= 0 {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fds[1].fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { close(fds[1].fd); fds[1].fd = -1; break }
+            stderrBytes.append(contentsOf: chunk[..<n])
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let signalled = status & 0x7f
-        return ChildOutput(stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
-                           status: signalled == 0 ? (status >> 8) & 0xff : 0,
-                           signal: signalled != 0 && signalled != 0x7f ? signalled : 0)
+        let ending = Ending(stderr: String(decoding: stderrBytes, as: UTF8.self),
+                            status: signalled == 0 ? (status >> 8) & 0xff : 0,
+                            signal: signalled != 0 && signalled != 0x7f ? signalled : 0)
+        reaped = ending
+        return ending
     }
+
+    /// Stops a child that is still writing (the reader gave up early) and reaps it.
+    func stop() {
+        guard reaped == nil else { return }
+        kill(pid, SIGKILL)
+        closeAll()
+        _ = finish()
+    }
+
+    private func closeAll() {
+        for i in 0..<2 where fds[i].fd >= 0 { close(fds[i].fd); fds[i].fd = -1 }
+    }
+
+    deinit { stop() }
 }
