@@ -70,7 +70,11 @@ for t in $TARGETS; do
     execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)
     rate=$(( ${execs:-0} / (took > 0 ? took : 1) ))
     contained=0 crashes=0
-    for c in crashes/$t-crash-* crashes/$t-timeout-*; do
+    # Fork mode exits with the status of its last job (a crash, or a job stopped at the time limit),
+    # whatever the others found: the verdict is the inputs' classification below, not that status.
+    [[ -n $execs ]] && rc=0
+    # An out-of-memory input is a malloc over the limit: libtracecmd trusting a hostile size field.
+    for c in crashes/$t-crash-* crashes/$t-timeout-* crashes/$t-oom-*; do
       [[ -e $c ]] || continue
       # Contained when the crash is inside libtracecmd/libtraceevent (the child process takes it).
       # The first frame outside libc and the sanitizer runtime (a memcpy called by libtracecmd counts as libtracecmd's).
@@ -79,8 +83,10 @@ for t in $TARGETS; do
         contained=$((contained + 1))
       else crashes=$((crashes + 1)); echo "    not in libtracecmd: $c"; fi
     done
+    # The classification runs crash too, leaving their input files behind.
+    rm -f /tmp/encmon-fuzz-tracedat-*.dat
     (( crashes > 0 )) && rc=1
-    note=" (inputs crashing libtracecmd, contained: $contained)"
+    note=" (inputs crashing libtracecmd or asking it for too much memory, contained: $contained)"
   fi
   if (( rc != 0 )); then status=1; crashes=$(( crashes > 0 ? crashes : 1 )); fi
   printf '%-18s %12s %8s %8s %s%s\n' "$t" "${execs:-?}" "$took" "$crashes" "${rate:-?}" "$note"
