@@ -28,8 +28,6 @@ public final class LineChase {
 
     deinit { words.deallocate() }
 
-    public var allocatedBytes: Int { lines * 64 }
-
     /// Takes `steps` dependent steps; returns where it ended (for `blackHole`).
     @inline(never)
     public func run(steps: Int) -> UInt32 {

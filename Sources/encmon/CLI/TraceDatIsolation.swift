@@ -132,7 +132,6 @@ final class DecoderChild {
 
     private let pid: pid_t
     private var fds: [pollfd]
-    private var open = 2
     private var stderrBytes: [UInt8] = []
     private var chunk = [UInt8](repeating: 0, count: 1 << 16)
     private var reaped: Ending?
@@ -193,10 +192,8 @@ final class DecoderChild {
         while fds[0].fd >= 0 {
             if poll(&fds, 2, -1) < 0 { if errno == EINTR { continue }; closeAll(); return nil }
             for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
-                let n = chunk.withUnsafeMutableBytes { Glibc.read(fds[i].fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { close(fds[i].fd); fds[i].fd = -1; open -= 1; continue }
-                if i == 1 { stderrBytes.append(contentsOf: chunk[..<n]) } else { return chunk[..<n] }
+                let n = readChunk(i)
+                if n > 0 && i == 0 { return chunk[..<n] }
             }
         }
         return nil
@@ -206,12 +203,7 @@ final class DecoderChild {
     func finish() -> Ending {
         if let reaped { return reaped }
         while nextStdout() != nil {}
-        while fds[1].fd >= 0 {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fds[1].fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { close(fds[1].fd); fds[1].fd = -1; break }
-            stderrBytes.append(contentsOf: chunk[..<n])
-        }
+        while fds[1].fd >= 0 { _ = readChunk(1) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let signalled = status & 0x7f
@@ -228,6 +220,16 @@ final class DecoderChild {
         kill(pid, SIGKILL)
         closeAll()
         _ = finish()
+    }
+
+    /// One read of pipe `i` into `chunk` (stderr's bytes are kept): the byte count, 0 when
+    /// interrupted or at the end, where the pipe is closed.
+    private func readChunk(_ i: Int) -> Int {
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(fds[i].fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { return 0 }
+        if n <= 0 { close(fds[i].fd); fds[i].fd = -1; return 0 }
+        if i == 1 { stderrBytes.append(contentsOf: chunk[..<n]) }
+        return n
     }
 
     private func closeAll() {

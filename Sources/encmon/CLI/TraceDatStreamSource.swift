@@ -75,13 +75,13 @@ final class TraceDatStreamSource: EventSource {
 
     /// Reads and decodes until an event is pending or the child's output has ended.
     private func fill() throws(IsolatedTraceDat.Failure) {
-        if head == pending.count, let endFailure { throw endFailure }
         while head == pending.count && !ended {
             pending.removeAll(keepingCapacity: true)
             head = 0
-            guard let bytes = nextChunk() else { try end(); return }
+            guard let bytes = nextChunk() else { try end(); break }
             try decodeLines(bytes)
         }
+        if head == pending.count, let endFailure { throw endFailure }
     }
 
     /// Decodes the complete lines of `partial` + `bytes`; keeps the unfinished last one.
@@ -136,6 +136,5 @@ final class TraceDatStreamSource: EventSource {
             try decodeLine(last[...])
         }
         if summary == nil { endFailure = .childFailed(path: name, reason: "the decoder child ended without its summary") }
-        if head == pending.count, let endFailure { throw endFailure }
     }
 }
