@@ -59,8 +59,6 @@ for t in $TARGETS; do
   rc=$?
   set -e
   took=$(( $(date +%s) - start ))
-  # A crashed FuzzTraceDat job cannot remove its input file (atexit does not run): do it here.
-  [[ $t == FuzzTraceDat ]] && rm -f /tmp/encmon-fuzz-tracedat-*.dat
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   crashes=$(grep -cE '^(==[0-9]+==ERROR|SUMMARY: |.*deadly signal|.*Fatal error|.*ALARM: working on the last Unit)' "$log" || true)
@@ -83,7 +81,8 @@ for t in $TARGETS; do
         contained=$((contained + 1))
       else crashes=$((crashes + 1)); echo "    not in libtracecmd: $c"; fi
     done
-    # The classification runs crash too, leaving their input files behind.
+    # A crashed job, fork-mode or classification run, cannot remove its input file (atexit does
+    # not run): do it here.
     rm -f /tmp/encmon-fuzz-tracedat-*.dat
     (( crashes > 0 )) && rc=1
     note=" (inputs crashing libtracecmd or asking it for too much memory, contained: $contained)"
