@@ -13,13 +13,14 @@ BIN=$(realpath -- "${1:?usage: live-reattach-e2e.sh BIN}")
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 unset NO_COLOR TMUX
 . "$(dirname "$0")/lib/uprobe-standin.sh"
+. "$(dirname "$0")/lib/tmux-pane.sh"
+. "$(dirname "$0")/lib/checks.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL - needs root for tracefs"; echo "0 passed, 1 failed"; exit 1; }
 [ -w /dev/kvm ] || { echo "FAIL - needs /dev/kvm"; echo "0 passed, 1 failed"; exit 1; }
 command -v tmux >/dev/null || { echo "live-reattach-e2e: tmux is not installed"; exit 2; }
 SOCK=$(mktemp -u /tmp/encmon-reattach.XXXXXX)
 WORK=$(mktemp -d /tmp/encmon-reattach-work.XXXXXX)
 GROUP=encmon_reattach EVENT="hc_$$" NAME="encmon-reattach-$$"
-T() { tmux -S "$SOCK" -f /dev/null "$@" 7>&-; }   # the tmux server must not hold a stand-in's stdin open
 GUESTS=()
 cleanup() {
   T kill-server 2>/dev/null || true
@@ -68,25 +69,10 @@ start_guest() {  # start_guest REGIONS BASE: a VM stand-in named NAME waiting on
   echo "stand-in did not start"; return 1
 }
 
-S=live
-screen() { T capture-pane -p -t "$S"; }
-wait_for() {  # wait_for REGEX [timeout_s]
-  local re=$1 deadline=$(( $(date +%s) + ${2:-15} ))
-  until screen | grep -qE -- "$re"; do
-    (( $(date +%s) < deadline )) || { echo "  TIMEOUT waiting for /$re/:"; screen | grep -v '^$' | sed 's/^/  | /'; return 1; }
-    sleep 0.1
-  done
-}
-absent_for() {  # absent_for REGEX SECONDS: never on screen during that time
-  local re=$1 deadline=$(( $(date +%s) + $2 ))
-  while (( $(date +%s) < deadline )); do screen | grep -qE -- "$re" && return 1; sleep 0.1; done; return 0
-}
+S=live WAIT_SECONDS=15
 # Only this script's encmon (other tests may run encmon meanwhile): found by its --vm argument.
 encmon_pid() { pgrep -f -n -- "^$BIN --vm $1 " || true; }
 instances_of() { [ -n "$1" ] && ls "$TRACEFS/instances" | grep -E "^encmon-$1-[0-9]+\$"; true; }
-pass=0 fail=0
-check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
-not() { ! "$@"; }
 
 start_guest 2 1f000000; FIRST=$GUEST
 T new-session -d -s "$S" -x 120 -y 34 "TERM=xterm-256color '$BIN' --vm $NAME --event $GROUP:$EVENT -d 0.2 2>'$WORK/err'; echo \"[exit=\$?]\"; sleep 60"

@@ -10,12 +10,13 @@ BIN=$(realpath -- "${1:?usage: live-tui-e2e.sh BIN}")
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 unset NO_COLOR TMUX
 . "$(dirname "$0")/lib/uprobe-standin.sh"
+. "$(dirname "$0")/lib/tmux-pane.sh"
+. "$(dirname "$0")/lib/checks.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL - needs root for tracefs"; echo "0 passed, 1 failed"; exit 1; }
 command -v tmux >/dev/null || { echo "live-tui-e2e: tmux is not installed"; exit 2; }
 SOCK=$(mktemp -u /tmp/encmon-live-tui.XXXXXX)
 WORK=$(mktemp -d /tmp/encmon-live-tui-work.XXXXXX)
 GROUP=encmon_live_tui EVENT="hc_$$"
-T() { tmux -S "$SOCK" -f /dev/null "$@" 7>&-; }   # the tmux server must not hold the stand-in's stdin open
 cleanup() {
   T kill-server 2>/dev/null || true
   exec 7>&- 2>/dev/null || true
@@ -50,21 +51,10 @@ start_guest() {  # a fresh stand-in waiting on a fifo held open as fd 7
 }
 start_guest
 
-S=live
-screen() { T capture-pane -p -t "$S"; }
-wait_for() {  # wait_for REGEX [timeout_s]
-  local re=$1 deadline=$(( $(date +%s) + ${2:-15} ))
-  until screen | grep -qE -- "$re"; do
-    (( $(date +%s) < deadline )) || { echo "  TIMEOUT waiting for /$re/:"; screen | grep -v '^$' | sed 's/^/  | /'; return 1; }
-    sleep 0.1
-  done
-}
+S=live WAIT_SECONDS=15
 # Only this script's encmon (other tests may run encmon meanwhile): found by its --vm argument.
 encmon_pid() { pgrep -f -n -- "^$BIN --vm $GUEST " || true; }
 instances() { [ -n "${P:-}" ] && ls "$TRACEFS/instances" | grep -E "^encmon-$P-[0-9]+\$"; true; }
-pass=0 fail=0
-check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
-not() { ! "$@"; }
 
 run_encmon() {  # a shell that reports encmon's exit status and stays, so the pane can be read
   T new-session -d -s "$S" -x 110 -y 34 "TERM=xterm-256color '$BIN' --vm $GUEST --event $GROUP:$EVENT -d 0.2 2>'$WORK/err'; echo \"[exit=\$?]\"; sleep 60"

@@ -12,21 +12,12 @@ BIN=$(realpath -- "${1:?usage: terminal-faults-e2e.sh BIN}")
 command -v tmux >/dev/null || { echo "terminal-faults: tmux is not installed"; exit 2; }
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 unset NO_COLOR TMUX
+. "$(dirname "$0")/lib/tmux-pane.sh"
+. "$(dirname "$0")/lib/checks.sh"
 SOCK=$(mktemp -u /tmp/encmon-faults.XXXXXX)
-T() { tmux -S "$SOCK" -f /dev/null "$@"; }
 cleanup() { T kill-server 2>/dev/null || true; rm -f "$SOCK"; }
 trap cleanup EXIT
 S=x
-screen() { T capture-pane -p -t "$S" "$@"; }
-wait_for() {
-  local re=$1 deadline=$(( $(date +%s) + ${2:-10} ))
-  until screen | grep -qE -- "$re"; do
-    (( $(date +%s) < deadline )) || { echo "  TIMEOUT waiting for /$re/ in $S:"; screen | grep -v '^$' | sed 's/^/  | /'; return 1; }
-    sleep 0.1
-  done
-}
-pass=0 fail=0
-check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
 pane() { T display -p -t "$S" "$1"; }
 app_pid() { pgrep -P "$(pane '#{pane_pid}')" -x "$(basename "$BIN")" | head -1; }
 # start NAME ARGS...: BIN ARGS in a 120x40 pane; afterwards the exit status, then a plain `read`

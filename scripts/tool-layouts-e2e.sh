@@ -10,6 +10,7 @@ set -euo pipefail
 BIN=${1:?usage: tool-layouts-e2e.sh ENCMON_BINARY}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 . "$(dirname "$0")/lib/uprobe-standin.sh"
+. "$(dirname "$0")/lib/checks.sh"
 require_tracefs
 standin_session encmon-layouts "encmon-layouts-$$" encmon_layouts
 
@@ -33,9 +34,6 @@ echo local > "$I/trace_clock"
 echo 1 > "$I/options/record-tgid"; echo 0 > "$I/options/irq-info"; capture ftrace-tgid-noirq
 echo 0 > "$I/options/record-tgid"; echo 1 > "$I/options/irq-info"
 
-pass=0 fail=0 skipped=0
-check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
-skip() { echo "skip - $1"; skipped=$((skipped+1)); }
 # The program's figures under KVM's rule (README: KVM's rule).
 EXPECTED="7 5 2 2 1 2 1 526 0"
 figures() {

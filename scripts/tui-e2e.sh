@@ -15,24 +15,17 @@ BIN=$(realpath -- "$BIN"); FIXTURE=$(realpath -- "$FIXTURE")
 command -v tmux >/dev/null || { echo "tui-e2e: tmux is not installed (apt-get install -y tmux)"; exit 2; }
 export LANG=C.UTF-8 LC_ALL=C.UTF-8    # CI may have no locale: wc -m, grep and tmux need UTF-8
 unset NO_COLOR TMUX
+. "$(dirname "$0")/lib/tmux-pane.sh"
+. "$(dirname "$0")/lib/checks.sh"
 SOCK=$(mktemp -u /tmp/encmon-e2e.XXXXXX)
 WORK=$(mktemp -d /tmp/encmon-e2e-work.XXXXXX)
-T() { tmux -S "$SOCK" -f /dev/null "$@"; }
 cleanup() { T kill-server 2>/dev/null || true; rm -f "$SOCK"; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 S=e2e   # the session the helpers act on
 HISTORY=""   # "-S -": wait_for also searches lines scrolled off the pane (batch output)
-screen() { T capture-pane -p -t "$S" "$@"; }
 # Everything below the header line (the header may show a clock or the replay position).
 body() { screen | tail -n +2; }
-wait_for() {  # wait_for REGEX [timeout_s]: poll the pane text until it matches
-  local re=$1 deadline=$(( $(date +%s) + ${2:-10} ))
-  until screen $HISTORY | grep -qE -- "$re"; do
-    (( $(date +%s) < deadline )) || { echo "  TIMEOUT waiting for /$re/ in $S:"; screen | grep -v '^$' | sed 's/^/  | /'; return 1; }
-    sleep 0.1
-  done
-}
 wait_change() {  # wait_change FILE [timeout_s]: poll until body() differs from FILE
   local old=$1 deadline=$(( $(date +%s) + ${2:-5} ))
   until ! body | cmp -s - "$old"; do
@@ -55,9 +48,6 @@ wait_stable() {  # wait until two captures 0.2 s apart are identical (the replay
     a=$b; sleep 0.2; b=$(body)
   done
 }
-pass=0 fail=0
-check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
-not() { ! "$@"; }
 has_colour() { screen -e | grep -qE $'\e\\[([0-9]+;)*3[0-7]m'; }   # an SGR foreground colour
 has_non_ascii() { screen | LC_ALL=C grep -q $'[\x80-\xff]'; }
 restored() { [[ "$(T display -p -t "$S" '#{alternate_on} #{cursor_flag} #{keypad_cursor_flag}')" == "0 1 0" ]]; }

@@ -8,6 +8,7 @@ set -euo pipefail
 BIN=${1:?usage: uprobe-trace-e2e.sh ENCMON_BINARY}
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
 . "$(dirname "$0")/lib/uprobe-standin.sh"
+. "$(dirname "$0")/lib/checks.sh"
 require_tracefs
 standin_session encmon-uprobe "encmon-e2e-$$" encmon_e2e
 
@@ -38,8 +39,6 @@ cp "$TRACEFS/instances/$INSTANCE/trace" "$WORK/trace.txt"
 echo "--- trace read from tracefs instance $INSTANCE:"
 cat "$WORK/trace.txt"
 
-pass=0 fail=0
-check() { local d=$1; shift; if "$@"; then echo "ok   - $d"; pass=$((pass+1)); else echo "FAIL - $d"; fail=$((fail+1)); fi; }
 json=$("$BIN" replay "$WORK/trace.txt" --json)
 field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" <<<"$json"; }
 check "seven probe hits in the trace" test "$(grep -c "$EVENT:" "$WORK/trace.txt")" -eq 7
