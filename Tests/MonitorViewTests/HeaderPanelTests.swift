@@ -6,7 +6,11 @@ import MonitorCore
 @Suite struct HeaderPanelTests {
     /// A demo in its migration phase, as `encmon demo --scenario migrate` reports it.
     static let marker = "migration: pre-copy (1.16 GiB/s link, encrypted path 200 MiB/s)"
-    static let demo = SourceStatus(kind: .demo, name: "migrate (seed 1, 4 GiB)", position: marker)
+    static let demo: SourceStatus = {
+        var s = SourceStatus(kind: .demo, name: "migrate (seed 1, 4 GiB)", position: marker)
+        s.location = .phase(marker)
+        return s
+    }()
     static let snapshot: MonitorSnapshot = {
         var m = Fixtures.bootedMonitor()
         m.apply(.marker(time: 9, text: marker))
@@ -77,6 +81,21 @@ import MonitorCore
         // A replay's position is not its phase: both show.
         let replay = header(Fixtures.replay, width: 200)
         #expect(replay[0].contains("line 120 of 400") && replay[1].contains("phase: " + Self.marker))
+    }
+
+    /// "earlier state unknown" follows from the source, not from its wording: a daemon that saw the
+    /// VM start knows everything; the same daemon that attached later, or a live source, does not.
+    @Test func earlierStateUnknownUnlessTheSourceSawTheStart() {
+        func secondLine(_ source: SourceStatus) -> String {
+            PanelRender.text("header", Self.snapshot, source: source, state: Fixtures.state { $0.speed = nil }, width: 200, height: 2)
+        }
+        var daemon = SourceStatus(kind: .daemon, name: "web1 (pid 42)", position: "tracking since first seen")
+        #expect(secondLine(daemon).contains("tracking since t 0.0s, earlier state unknown"))
+        daemon.sawGuestStart = true
+        #expect(!secondLine(daemon).contains("earlier state unknown"))
+        // The wording alone changes nothing.
+        let live = SourceStatus(kind: .live, name: "VM web1 (pid 42)", position: "tracking since VM start")
+        #expect(secondLine(live).contains("earlier state unknown"))
     }
 
     @Test func kindIsNotRepeated() {

@@ -102,5 +102,6 @@ public final class DaemonClientSource: EventSource {
     private func updateStatus() {
         status.name = "\(info.name) (pid \(info.pid))"
         status.position = DaemonReply.trackingText(sawStart: info.trackingSinceStart, incompleteSince: incompleteSince, exited: exited)
+        status.sawGuestStart = info.trackingSinceStart
     }
 }

@@ -38,6 +38,9 @@ public struct SourceStatus: Sendable, Hashable {
     /// What the header shows instead of "live" or "finished" when the source knows better
     /// ("VM exited"); nil otherwise.
     public var state: String? = nil
+    /// The source has followed the guest since it started (a daemon that saw the VM start), so no
+    /// earlier state is unknown and the header does not say "earlier state unknown".
+    public var sawGuestStart = false
     /// Which guest a re-attaching live source follows, counted from 0: a change means the events
     /// now come from a new guest, so the session starts a fresh model.
     public var attachment = 0

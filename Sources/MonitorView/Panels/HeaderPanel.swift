@@ -45,8 +45,8 @@ enum HeaderPanel {
         if s.regions.isApproximate { second.append(("! approximate map (region cap reached)", theme.error)) }
         // A demo's position is its phase, already on the first line.
         if let m = s.lastMarker, !showsPhase(source, marker: m) { second.append(("phase: " + m, theme.label)) }
-        // A daemon that saw the VM start says so in its position: nothing earlier is unknown then.
-        if source.kind != .demo, let since = s.trackingSince, !source.position.hasPrefix("tracking since VM start") {
+        // A source that saw the guest start (a daemon running before the VM) knows everything.
+        if source.kind != .demo, !source.sawGuestStart, let since = s.trackingSince {
             second.append(("tracking since t " + DisplayFormat.eventTime(since) + ", earlier state unknown", theme.dim))
         }
 
@@ -87,9 +87,10 @@ enum HeaderPanel {
         }
     }
 
-    /// Whether the source's position already is the phase (the demo reports its last marker).
+    /// Whether the first line already shows the phase: the demo's location is its current phase.
     static func showsPhase(_ source: SourceStatus, marker: String) -> Bool {
-        !source.position.isEmpty && (source.kind == .demo || source.position == marker)
+        guard case .phase(let phase) = source.location, !phase.isEmpty else { return false }
+        return source.kind == .demo || phase == marker
     }
 
     static func speedText(_ v: Double) -> String {
