@@ -66,7 +66,7 @@ public enum AbandonedServeInstances {
         var names = Set<String>()
         for entry in directoryEntries(procRoot) {
             guard let pid = Int32(entry), pid > 0,
-                  let raw = ProcFS.readSmallFile("\(procRoot)/\(pid)/cmdline") else { continue }
+                  let raw = FileSystemCalls.readSmallText("\(procRoot)/\(pid)/cmdline") else { continue }
             let argv = raw.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
             guard let dir = serveStateDirectory(commandLine: argv) else { continue }
             let cwd = dir.hasPrefix("/") ? "" : (readLink("\(procRoot)/\(pid)/cwd") ?? "")
@@ -98,7 +98,7 @@ public enum AbandonedServeInstances {
         clock_gettime(CLOCK_REALTIME, &now)
         let age = Double(now.tv_sec - st.st_ctim.tv_sec) + Double(now.tv_nsec - st.st_ctim.tv_nsec) / 1e9
         let cpus = directoryEntries(dir + "/per_cpu").filter { $0.hasPrefix("cpu") }
-        let stats = cpus.compactMap { ProcFS.readSmallFile(dir + "/per_cpu/" + $0 + "/stats") }
+        let stats = cpus.compactMap { FileSystemCalls.readSmallText(dir + "/per_cpu/" + $0 + "/stats") }
         return Observation(name: name, secondsSinceCreated: age, perCPUStats: stats)
     }
 

@@ -1,4 +1,5 @@
 import SystemLibc
+import LiveHost
 import MonitorCore
 import NIOCore
 import NIOHTTP1
@@ -209,8 +210,8 @@ public final class Daemon: Sendable {
 enum TrackingEpoch {
     static func load(stateDirectory: String) -> Double {
         let path = stateDirectory + "/tracking-epoch"
-        let bootID = ProcFS.readSmallFile("/proc/sys/kernel/random/boot_id")?.filter { !$0.isWhitespace } ?? ""
-        if let text = ProcFS.readSmallFile(path) {
+        let bootID = FileSystemCalls.readSmallText("/proc/sys/kernel/random/boot_id")?.filter { !$0.isWhitespace } ?? ""
+        if let text = FileSystemCalls.readSmallText(path) {
             let f = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
             if f.count == 2, String(f[0]) == bootID, let e = Double(f[1]) { return e }
         }

@@ -1,4 +1,5 @@
 import SystemLibc
+import LiveHost
 
 /// A process as the daemon tracks it: the pid plus the kernel's start time, so a reused pid is a
 /// different process (`/proc/PID/stat` field 22, clock ticks since boot).
@@ -26,7 +27,7 @@ public struct ProcessIdentity: Hashable, Sendable, CustomStringConvertible {
 public enum ProcFS {
     /// The process's identity and command name, or nil when `/proc/PID` cannot be read.
     public static func identity(of pid: Int32, root: String = "/proc") -> (ProcessIdentity, name: String)? {
-        guard pid > 0, let stat = readSmallFile("\(root)/\(pid)/stat") else { return nil }
+        guard pid > 0, let stat = FileSystemCalls.readSmallText("\(root)/\(pid)/stat") else { return nil }
         // comm may hold spaces and parentheses: fields start after the last ')'.
         guard let close = stat.lastIndex(of: ")"), let open = stat.firstIndex(of: "(") , open < close else { return nil }
         let name = String(stat[stat.index(after: open)..<close])
@@ -65,7 +66,7 @@ public enum ProcFS {
 
     /// Supplementary and effective groups of a running process (`Groups:` and `Gid:` in status).
     public static func groups(of pid: Int32) -> Set<UInt32> {
-        guard let status = readSmallFile("/proc/\(pid)/status") else { return [] }
+        guard let status = FileSystemCalls.readSmallText("/proc/\(pid)/status") else { return [] }
         var result = Set<UInt32>()
         for line in status.split(separator: "\n") {
             if line.hasPrefix("Groups:") || line.hasPrefix("Gid:") {
@@ -75,20 +76,5 @@ public enum ProcFS {
             }
         }
         return result
-    }
-
-    static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 8192)
-        var used = 0
-        while used < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            used += n
-        }
-        return String(decoding: bytes[..<used], as: UTF8.self)
     }
 }

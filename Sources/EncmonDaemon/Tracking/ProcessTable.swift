@@ -1,4 +1,5 @@
 import SystemLibc
+import LiveHost
 import MonitorCore
 
 /// How a request names a process: its pid, or its name (a VM's QEMU `-name`, or the command name).
@@ -120,7 +121,7 @@ public final class ProcessTable {
 
     /// Where a restarted feed resumes (saved after the batch before it was journaled).
     public var savedCursor: UInt64? {
-        ProcFS.readSmallFile(stateDirectory + "/feed-cursor").flatMap { UInt64($0.filter { $0.isNumber }) }
+        FileSystemCalls.readSmallText(stateDirectory + "/feed-cursor").flatMap { UInt64($0.filter { $0.isNumber }) }
     }
 
     private func saveCursor(_ c: UInt64) {

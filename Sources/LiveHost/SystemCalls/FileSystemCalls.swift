@@ -28,6 +28,12 @@ public enum FileSystemCalls {
         try OwnedFileDescriptor.openReadOnly(path).readToEnd(what: path, limit: limit)
     }
 
+    /// A small text file (procfs, tracefs status) of up to `limit` bytes, or nil when it cannot be
+    /// read: for callers to whom a missing file is an answer (the process exited, the instance is gone).
+    public static func readSmallText(_ path: String, limit: Int = 8192) -> String? {
+        (try? readFile(path, limit: limit)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// Writes `text` to an existing file in one write(2), opened close-on-exec with O_TRUNC (the
     /// way tracefs control files take a value); a short write is an EIO.
     public static func writeFile(_ path: String, _ text: String) throws(SystemCallError) {

@@ -9,7 +9,7 @@ public enum TracedProcess {
 
     /// True while `pid` runs: it exists and is not a zombie or dead (`/proc/PID/stat` state Z, X).
     public static func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = readSmallFile("/proc/\(pid)/stat") else { return false }
+        guard let stat = FileSystemCalls.readSmallText("/proc/\(pid)/stat") else { return false }
         // The state follows the comm's closing parenthesis; the comm itself may hold ')'.
         guard let close = stat.lastIndex(of: ")") else { return false }
         let rest = stat[stat.index(after: close)...].drop(while: { $0 == " " })
@@ -33,7 +33,7 @@ public enum TracedProcess {
 
     /// The process a thread belongs to (`Tgid:` in /proc/TID/status), nil when the thread is gone.
     public static func threadGroup(ofThread tid: Int32) -> Int32? {
-        guard tid > 0, let status = readSmallFile("/proc/\(tid)/status") else { return nil }
+        guard tid > 0, let status = FileSystemCalls.readSmallText("/proc/\(tid)/status") else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix("Tgid:") {
             return Int32(line.dropFirst(5).trimmingSpaces)
         }
@@ -42,7 +42,7 @@ public enum TracedProcess {
 
     /// The command name of a thread (`/proc/PID/task/TID/comm`), nil when gone.
     public static func threadName(pid: Int32, tid: Int32) -> String? {
-        readSmallFile("/proc/\(pid)/task/\(tid)/comm").map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }
+        FileSystemCalls.readSmallText("/proc/\(pid)/task/\(tid)/comm").map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }
     }
 
     /// The process name (`/proc/PID/comm`).
@@ -57,20 +57,5 @@ public enum TracedProcess {
         guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
               let n = Int32(digits) else { return -1 }
         return n
-    }
-
-    static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var used = 0
-        while used < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            used += n
-        }
-        return String(decoding: buffer[..<used], as: UTF8.self)
     }
 }

@@ -11,7 +11,7 @@ import Testing
     /// batch is one run, longer than the recent-change ring), and a few conversions whose times
     /// the model refuses (beyond `timeLimit`).
     static func flipLines(_ count: Int, seed: UInt64, mixed: Bool = true) -> [String] {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var micros: UInt64 = 9_051_000_000
         return (0..<count).map { k in
             micros += rng.next() % (k % 500 < 250 ? 40 : 4_000_000)

@@ -7,7 +7,7 @@ import Testing
 struct FastConversionTests {
     /// One random line: mostly fast-path hypercall lines in several layouts, with the variations
     /// the fast path has to decline (other numbers, rejections, odd spacing, long fields, ...).
-    static func line(_ g: inout SplitMix, time: inout UInt64) -> String {
+    static func line(_ g: inout SplitMix64, time: inout UInt64) -> String {
         if g.next() % 4 != 0 { time &+= g.next() % 30 }  // repeats now and then
         let r = g.next()
         let sec = time / 1_000_000, usec = time % 1_000_000
@@ -65,7 +65,7 @@ struct FastConversionTests {
     }
 
     static func trace(seed: UInt64, lines: Int) -> [UInt8] {
-        var g = SplitMix(seed: seed)
+        var g = SplitMix64(seed: seed)
         var time: UInt64 = 9051_204113
         var out: [UInt8] = []
         for _ in 0..<lines { out += Array((line(&g, time: &time) + "\n").utf8) }
@@ -147,7 +147,7 @@ struct FastConversionTests {
     }
 
     @Test func decimalWordReadsUpToEightLeadingDigits() {
-        var g = SplitMix(seed: 11)
+        var g = SplitMix64(seed: 11)
         for _ in 0..<2000 {
             let digits = Int(g.next() % 9)
             var bytes: [UInt8] = (0..<digits).map { _ in UInt8(ascii: "0") + UInt8(g.next() % 10) }
@@ -160,18 +160,5 @@ struct FastConversionTests {
             let expected = bytes.prefix(expectedCount).reduce(UInt64(0)) { $0 * 10 + UInt64($1 - 48) }
             #expect(c == expectedCount && v == expected, "\(bytes) limit \(limit)")
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -21,7 +21,7 @@ struct FastLinePrefixTests {
     ]
 
     static func trace(seed: UInt64, lines: Int) -> [UInt8] {
-        var g = SplitMix(seed: seed)
+        var g = SplitMix64(seed: seed)
         var micros: UInt64 = 9051_204113
         var out: [UInt8] = []
         for _ in 0..<lines {
