@@ -1,5 +1,5 @@
 import CTracefs
-import MonitorCore
+@testable import MonitorCore
 import Testing
 @testable import LiveHost
 
@@ -107,7 +107,7 @@ func decode(_ decoder: TraceEventDecoder, _ bytes: [UInt8], ns: UInt64) -> Trace
         let decoder = TraceEventDecoder(tep: parser.tep, vcpuOfThread: { $0 == 4242 ? 2 : -1 })
         try decoder.watch([.kvmHypercall, .snpPageStateChange])
         #expect(decoder.decodedEvents == [.kvmHypercall, .snpPageStateChange])
-        var rng = TestRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         var textParser = TraceLineParser()
         var compared = 0
         for i in 0..<5000 {
@@ -190,18 +190,5 @@ func decode(_ decoder: TraceEventDecoder, _ bytes: [UInt8], ns: UInt64) -> Trace
 extension String {
     func leftPadded(_ width: Int, _ pad: Character = " ") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}
-
-/// SplitMix64, for deterministic random records.
-struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e3779b97f4a7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58476d1ce4e5b9
-        z = (z ^ (z >> 27)) &* 0x94d049bb133111eb
-        return z ^ (z >> 31)
     }
 }
