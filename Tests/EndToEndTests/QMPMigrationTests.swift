@@ -126,121 +126,154 @@ func freeLoopbackPort() throws -> UInt16 {
     return UInt16(bigEndian: a.sin_port)
 }
 
+/// A TCG guest with 128 MiB of random RAM (zero pages would migrate in well under a second) and
+/// two destinations listening on loopback. QEMU serves one client per monitor: the source has
+/// `src.sock` for encmon and `ctl.sock` for the test (`control`). `stop()` kills all three.
+final class MigrationRig {
+    let dir = NSTemporaryDirectory() + "encmon-qmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    private var ports: [UInt16] = []
+    private var processes: [ChildProcess] = []
+    private(set) var control: QMPTestDriver! = nil
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let urandom = try #require(FileHandle(forReadingAtPath: "/dev/urandom"))
+        try urandom.readData(ofLength: 128 << 20).write(to: URL(fileURLWithPath: dir + "/ram"))
+        try urandom.close()
+        let common = ["-machine", "q35,memory-backend=m", "-m", "128M", "-display", "none", "-nodefaults", "-accel", "tcg"]
+        for k in 0..<2 {
+            let port = try freeLoopbackPort()
+            ports.append(port)
+            processes.append(try ChildProcess(QEMUAvailability.binary, common + [
+                "-object", "memory-backend-ram,id=m,size=128M",
+                "-qmp", "unix:\(dir)/dst\(k).sock,server=on,wait=off", "-incoming", "tcp:127.0.0.1:\(port)"], stderr: dir + "/dst\(k).err"))
+        }
+        processes.append(try ChildProcess(QEMUAvailability.binary, common + [
+            "-object", "memory-backend-file,id=m,size=128M,mem-path=\(dir)/ram,share=off",
+            "-qmp", "unix:\(dir)/src.sock,server=on,wait=off",
+            "-qmp", "unix:\(dir)/ctl.sock,server=on,wait=off"], stderr: dir + "/src.err"))
+        control = try QMPTestDriver(path: dir + "/ctl.sock")
+        for k in 0..<2 { _ = try QMPTestDriver(path: dir + "/dst\(k).sock") }  // the destinations are listening
+    }
+
+    /// Migrates to destination `k` and waits (90 s at most) for the end: QEMU's last
+    /// `query-migrate` reply.
+    func migrate(to k: Int) throws -> [String: Any] {
+        _ = try control.execute("migrate", ["uri": "tcp:127.0.0.1:\(ports[k])"])
+        var reply: [String: Any] = [:]
+        let deadline = Date().addingTimeInterval(90)
+        while Date() < deadline {
+            reply = try control.execute("query-migrate") as? [String: Any] ?? [:]
+            let status = reply["status"] as? String ?? ""
+            if status == "completed" || status == "failed" || status == "cancelled" { break }
+            usleep(200_000)
+        }
+        return reply
+    }
+
+    deinit { stop() }
+
+    /// Idempotent: also run by deinit, for a rig whose init threw after starting some QEMUs.
+    func stop() {
+        control = nil
+        for p in processes.reversed() { p.stop() }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct QMPMigrationTests {
     @Test(.enabled(if: QEMUAvailability.installed, "qemu-system-x86_64 is not installed (Makefile deps)"))
     func encmonFollowsARealMigrationToCompletion() throws {
-        let dir = NSTemporaryDirectory() + "encmon-qmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        // Random RAM: zero pages would migrate in well under a second.
-        let urandom = try #require(FileHandle(forReadingAtPath: "/dev/urandom"))
-        try urandom.readData(ofLength: 128 << 20).write(to: URL(fileURLWithPath: dir + "/ram"))
-        try urandom.close()
-        let port = try freeLoopbackPort()
-        let common = ["-machine", "q35,memory-backend=m", "-m", "128M", "-display", "none", "-nodefaults", "-accel", "tcg"]
-        let destination = try ChildProcess(QEMUAvailability.binary, common + [
-            "-object", "memory-backend-ram,id=m,size=128M",
-            "-qmp", "unix:\(dir)/dst.sock,server=on,wait=off", "-incoming", "tcp:127.0.0.1:\(port)"], stderr: dir + "/dst.err")
-        defer { destination.stop() }
-        let port2 = try freeLoopbackPort()
-        let destination2 = try ChildProcess(QEMUAvailability.binary, common + [
-            "-object", "memory-backend-ram,id=m,size=128M",
-            "-qmp", "unix:\(dir)/dst2.sock,server=on,wait=off", "-incoming", "tcp:127.0.0.1:\(port2)"], stderr: dir + "/dst2.err")
-        defer { destination2.stop() }
-        let source = try ChildProcess(QEMUAvailability.binary, common + [
-            "-object", "memory-backend-file,id=m,size=128M,mem-path=\(dir)/ram,share=off",
-            // QEMU serves one client per monitor: encmon gets its own, the test drives the other.
-            "-qmp", "unix:\(dir)/src.sock,server=on,wait=off",
-            "-qmp", "unix:\(dir)/ctl.sock,server=on,wait=off"], stderr: dir + "/src.err")
-        defer { source.stop() }
-
-        let qmp = try QMPTestDriver(path: dir + "/ctl.sock")
-        _ = try QMPTestDriver(path: dir + "/dst.sock")  // the destinations are listening
-        _ = try QMPTestDriver(path: dir + "/dst2.sock")
-        _ = try qmp.execute("migrate-set-parameters", ["max-bandwidth": 16 << 20])
-        let encmon = try ChildProcess(Built.encmon, ["--qmp", dir + "/src.sock", "--batch", "--json", "-d", "0.25", "-n", "400",
-                                                     "--record", dir + "/rec"],
-                                      stdout: dir + "/out", stderr: dir + "/err")
+        let rig = try MigrationRig()
+        defer { rig.stop() }
+        _ = try rig.control.execute("migrate-set-parameters", ["max-bandwidth": 16 << 20])
+        let encmon = try ChildProcess(Built.encmon, ["--qmp", rig.dir + "/src.sock", "--batch", "--json", "-d", "0.25", "-n", "400",
+                                                     "--record", rig.dir + "/rec"],
+                                      stdout: rig.dir + "/out", stderr: rig.dir + "/err")
         defer { encmon.stop() }
         usleep(500_000)
-        _ = try qmp.execute("migrate", ["uri": "tcp:127.0.0.1:\(port)"])
-        func awaitEnd() throws -> [String: Any] {
-            var reply: [String: Any] = [:]
-            let deadline = Date().addingTimeInterval(90)
-            while Date() < deadline {
-                reply = try qmp.execute("query-migrate") as? [String: Any] ?? [:]
-                let status = reply["status"] as? String ?? ""
-                if status == "completed" || status == "failed" || status == "cancelled" { break }
-                usleep(200_000)
-            }
-            return reply
-        }
-        let final = try awaitEnd()
+        let final = try rig.migrate(to: 0)
         #expect(final["status"] as? String == "completed")
         usleep(1_000_000)  // a few more frames after completion
 
         // A second migration of the same VM, now with the `events` capability on (the test turns
         // it on; encmon only reads it): encmon starts its passes over and says it follows events.
-        _ = try qmp.execute("cont")
-        _ = try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "events", "state": true]]])
-        _ = try qmp.execute("migrate", ["uri": "tcp:127.0.0.1:\(port2)"])
-        let final2 = try awaitEnd()
+        _ = try rig.control.execute("cont")
+        _ = try rig.control.execute("migrate-set-capabilities", ["capabilities": [["capability": "events", "state": true]]])
+        let final2 = try rig.migrate(to: 1)
         #expect(final2["status"] as? String == "completed")
         usleep(1_000_000)
         #expect(encmon.stop(SIGINT) == 128 + SIGINT)
 
-        let output = try String(contentsOfFile: dir + "/out", encoding: .utf8)
+        let output = try String(contentsOfFile: rig.dir + "/out", encoding: .utf8)
         let frames = try output.split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
-        func seen(_ m: [String: Any]) -> Int { (m["migrationsSeen"] as? NSNumber)?.intValue ?? 0 }
-        let first = frames.filter { ($0["migration"] as? [String: Any]).map { seen($0) == 1 } ?? false }
-        let second = frames.filter { ($0["migration"] as? [String: Any]).map { seen($0) == 2 } ?? false }
+        let last = try Self.checkPolledMigration(frames, final: final)
+        let last2 = try Self.checkMigrationFollowingEvents(frames, final: final2)
+        #expect(last["status"] as? String == "completed")
+
+        // The recording replays to the same passes and final figures.
+        let replay = try run(Built.encmon, ["replay", rig.dir + "/rec", "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let replayed = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
+        let again = try #require(replayed["migration"] as? [String: Any])
+        #expect(Self.passNumbers(again) == Self.passNumbers(last2))
+        for key in ["status", "pass", "migrationsSeen", "ramTransferredBytes", "ramTotalBytes", "downtimeSeconds", "setupSeconds"] {
+            #expect("\(again[key] ?? "nil")" == "\(last2[key] ?? "nil")", "\(key) after replay")
+        }
+    }
+
+    /// The frames of the first (polled) migration: passes advance and never go back, the source
+    /// says it polls, and the last frame's figures are QEMU's own `query-migrate` reply. Returns
+    /// that last migration object.
+    static func checkPolledMigration(_ frames: [[String: Any]], final: [String: Any]) throws -> [String: Any] {
+        let first = frames.filter { ($0["migration"] as? [String: Any]).map { migrationsSeen($0) == 1 } ?? false }
         let migrations = first.compactMap { $0["migration"] as? [String: Any] }
         let passes = migrations.compactMap { ($0["pass"] as? NSNumber)?.intValue }
         #expect(passes == passes.sorted(), "passes never go back: \(passes)")
         #expect(Set(passes).count >= 2, "passes advance: \(passes)")
         #expect(migrations.contains { $0["status"] as? String == "active" })
-        let source1 = try #require(first.last?["source"] as? [String: Any])
-        #expect((source1["position"] as? String)?.contains("events off: polling query-migrate") == true, "says it polls: \(source1)")
-        #expect((source1["position"] as? String)?.contains("not a SEV guest") == true)
-
-        let source2 = try #require(frames.last?["source"] as? [String: Any])
-        #expect((source2["position"] as? String)?.contains("migration events on") == true, "says it follows events: \(source2)")
-        let last2 = try #require(second.last?["migration"] as? [String: Any])
-        let passes2 = (last2["passes"] as? [[String: Any]] ?? []).compactMap { ($0["pass"] as? NSNumber)?.intValue }
-        let syncs2 = try #require(((final2["ram"] as? [String: Any])?["dirty-sync-count"] as? NSNumber)?.intValue)
-        #expect(last2["status"] as? String == "completed")
-        #expect(!passes2.isEmpty && passes2 == passes2.sorted() && Set(passes2).count == passes2.count, "\(passes2)")
-        #expect(passes2.count <= syncs2 && passes2.last == syncs2, "second migration's passes only: \(passes2) of \(syncs2)")
+        let source = try #require(first.last?["source"] as? [String: Any])
+        #expect((source["position"] as? String)?.contains("events off: polling query-migrate") == true, "says it polls: \(source)")
+        #expect((source["position"] as? String)?.contains("not a SEV guest") == true)
 
         let last = try #require(migrations.last)
-        let ramReply = try #require(final["ram"] as? [String: Any])
-        func number(_ o: [String: Any], _ k: String) -> Double? { (o[k] as? NSNumber)?.doubleValue }
-        #expect(last["status"] as? String == "completed")
-        #expect(number(last, "pass") == number(ramReply, "dirty-sync-count"))
-        #expect(number(last, "ramTransferredBytes") == number(ramReply, "transferred"))
-        #expect(number(last, "ramRemainingBytes") == number(ramReply, "remaining"))
-        #expect(number(last, "ramTotalBytes") == number(ramReply, "total"))
+        let ram = try #require(final["ram"] as? [String: Any])
+        #expect(number(last, "pass") == number(ram, "dirty-sync-count"))
+        #expect(number(last, "ramTransferredBytes") == number(ram, "transferred"))
+        #expect(number(last, "ramRemainingBytes") == number(ram, "remaining"))
+        #expect(number(last, "ramTotalBytes") == number(ram, "total"))
         #expect(number(last, "downtimeSeconds") == number(final, "downtime").map { $0 / 1000 })
         #expect(number(last, "setupSeconds") == number(final, "setup-time").map { $0 / 1000 })
-        let mbps = try #require(number(ramReply, "mbps"))
+        let mbps = try #require(number(ram, "mbps"))
         let bandwidth = try #require(number(last, "bandwidthBytesPerSecond"))
         #expect(abs(bandwidth - mbps * 1e6 / 8) <= 1e-3 * max(1, bandwidth), "bandwidth \(bandwidth) vs mbps \(mbps)")
-        #expect(number(last, "dirtyPagesPerSecond") == number(ramReply, "dirty-pages-rate"))
+        #expect(number(last, "dirtyPagesPerSecond") == number(ram, "dirty-pages-rate"))
         #expect((last["passes"] as? [Any])?.isEmpty == false)
+        return last
+    }
 
-        // The recording replays to the same passes and final figures.
-        let replay = try run(Built.encmon, ["replay", dir + "/rec", "--json"])
-        #expect(replay.status == 0, "\(replay.stderr)")
-        let replayed = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
-        let again = try #require(replayed["migration"] as? [String: Any])
-        func passNumbers(_ m: [String: Any]) -> [Int] { (m["passes"] as? [[String: Any]] ?? []).compactMap { ($0["pass"] as? NSNumber)?.intValue } }
-        #expect(passNumbers(again) == passNumbers(last2))
-        for key in ["status", "pass", "migrationsSeen", "ramTransferredBytes", "ramTotalBytes", "downtimeSeconds", "setupSeconds"] {
-            #expect("\(again[key] ?? "nil")" == "\(last2[key] ?? "nil")", "\(key) after replay")
-        }
+    /// The frames of the second migration (events on): the source says so, and its passes are its
+    /// own only, ending at QEMU's dirty-sync count. Returns its last migration object.
+    static func checkMigrationFollowingEvents(_ frames: [[String: Any]], final: [String: Any]) throws -> [String: Any] {
+        let second = frames.filter { ($0["migration"] as? [String: Any]).map { migrationsSeen($0) == 2 } ?? false }
+        let source = try #require(frames.last?["source"] as? [String: Any])
+        #expect((source["position"] as? String)?.contains("migration events on") == true, "says it follows events: \(source)")
+        let last = try #require(second.last?["migration"] as? [String: Any])
+        let passes = passNumbers(last)
+        let syncs = try #require(((final["ram"] as? [String: Any])?["dirty-sync-count"] as? NSNumber)?.intValue)
+        #expect(last["status"] as? String == "completed")
+        #expect(!passes.isEmpty && passes == passes.sorted() && Set(passes).count == passes.count, "\(passes)")
+        #expect(passes.count <= syncs && passes.last == syncs, "second migration's passes only: \(passes) of \(syncs)")
+        return last
+    }
+
+    static func migrationsSeen(_ m: [String: Any]) -> Int { (m["migrationsSeen"] as? NSNumber)?.intValue ?? 0 }
+    static func number(_ o: [String: Any], _ k: String) -> Double? { (o[k] as? NSNumber)?.doubleValue }
+    static func passNumbers(_ m: [String: Any]) -> [Int] {
+        (m["passes"] as? [[String: Any]] ?? []).compactMap { ($0["pass"] as? NSNumber)?.intValue }
     }
 
     @Test(.enabled(if: QEMUAvailability.installed, "qemu-system-x86_64 is not installed (Makefile deps)"))
