@@ -1,4 +1,5 @@
 import SystemLibc
+import LiveHost
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -124,7 +125,10 @@ public final class ProcessJournal {
 
     /// The header, compacted state and events of a journal; torn or malformed lines are skipped.
     public static func contents(of path: String) throws -> JournalContents {
-        guard let text = readWholeFile(path) else { throw JournalError.cannotOpen(path: path, errno: errno) }
+        let text: String
+        do { text = String(decoding: try FileSystemCalls.readFile(path, limit: .max), as: UTF8.self) } catch {
+            throw JournalError.cannotOpen(path: path, errno: error.errno)
+        }
         var header: JournalHeader?
         var lines: [Substring] = []
         var warnings: [String] = []
@@ -174,24 +178,9 @@ public final class ProcessJournal {
         return UInt64(st.st_size)
     }
 
-    static func readWholeFile(_ path: String) -> String? {
-        readWholeFileBytes(path).map { String(decoding: $0, as: UTF8.self) }
-    }
-
+    /// The whole file, however large (a journal), or nil when it cannot be read.
     static func readWholeFileBytes(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { SystemLibc.close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[..<n])
-        }
-        return out
+        try? FileSystemCalls.readFile(path, limit: .max)
     }
 
     /// Writes `bytes` to a temporary file, syncs it (unless told not to), and renames it over `path`.

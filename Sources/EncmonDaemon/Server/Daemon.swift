@@ -216,12 +216,8 @@ enum TrackingEpoch {
             if f.count == 2, String(f[0]) == bootID, let e = Double(f[1]) { return e }
         }
         let now = ProcFS.bootTimeNow()
-        let line = "\(bootID) \(now)\n"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        if fd >= 0 {
-            _ = line.withCString { write(fd, $0, strlen($0)) }
-            close(fd)
-        }
+        // Best effort: without it a restarted daemon only starts a new epoch.
+        try? ProcessJournal.writeAtomically(path, Array("\(bootID) \(now)\n".utf8), sync: false)
         return now
     }
 }
