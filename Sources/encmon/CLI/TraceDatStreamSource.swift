@@ -120,15 +120,17 @@ final class TraceDatStreamSource: EventSource {
         }
     }
 
-    /// The child's stdout has ended: how the child ended decides, then its last line and summary.
+    /// The child's stdout has ended: how the child ended decides (a failure is kept for `fill` to
+    /// throw), then its last line and summary.
     private func end() throws(IsolatedTraceDat.Failure) {
         ended = true
         let e = ending()
-        if e.signal != 0 { throw .crashed(path: name, signal: e.signal, eventsBefore: delivered) }
+        if e.signal != 0 { endFailure = .crashed(path: name, signal: e.signal, eventsBefore: delivered); return }
         guard e.status == 0 else {
             var message = e.stderr.split(separator: "\n").last.map(String.init) ?? "\(name): not a readable trace.dat"
             if message.hasPrefix("encmon: ") { message.removeFirst("encmon: ".count) }
-            throw .refused(message: message, exitCode: e.status == 66 ? 66 : 65)
+            endFailure = .refused(message: message, exitCode: e.status == 66 ? 66 : 65)
+            return
         }
         if !partial.isEmpty {
             let last = partial
