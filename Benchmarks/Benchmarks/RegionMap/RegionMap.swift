@@ -87,12 +87,15 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(3), maxIterations: 10
     )
 
+    // The default configuration with the memory floor among the metrics.
+    var flipConfiguration = Benchmark.defaultConfiguration
+    flipConfiguration.metrics = flipMetrics
+
     for n in sizes {
         // Random single-page flips: each page flips and flips back (2 updates), so the map keeps
         // its shape across iterations. A page splits, shrinks, creates or merges regions.
         var flips: Fixture?
-        Benchmark("RegionMap n=\(n): random single-page flips", configuration: .init(metrics: flipMetrics, timeUnits: .milliseconds, warmupIterations: 1,
-                                                                                              maxDuration: .seconds(3), maxIterations: 10)) { b in
+        Benchmark("RegionMap n=\(n): random single-page flips", configuration: flipConfiguration) { b in
             let f = flips ?? Fixture(regions: n)
             flips = f
             let pages = f.pages(opsPerIteration / 2)
